@@ -1,0 +1,33 @@
+#include "core/chunk_source.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+
+namespace sluice {
+
+FileChunkReader::FileChunkReader(const std::string& path, size_t chunk_bytes)
+    : path_(path), file_(path == "-" ? stdin : std::fopen(path.c_str(), "rb")), chunk_bytes_(chunk_bytes) {
+  if (!file_) throw Error(ErrorCode::NotFound, fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
+  if (chunk_bytes_ == 0) throw Error(ErrorCode::InvalidArgument, "chunk size must be positive");
+}
+
+FileChunkReader::~FileChunkReader() {
+  if (file_ && file_ != stdin) std::fclose(file_);
+}
+
+bool FileChunkReader::next(std::string& chunk) {
+  chunk.resize(chunk_bytes_);
+  const size_t n = std::fread(chunk.data(), 1, chunk_bytes_, file_);
+  if (n < chunk_bytes_ && std::ferror(file_)) {
+    throw Error(ErrorCode::DataLoss, fmt::format("reading '{}' failed at offset {}", path_, bytes_read_ + n));
+  }
+  chunk.resize(n);
+  bytes_read_ += n;
+  return n > 0;
+}
+
+}  // namespace sluice

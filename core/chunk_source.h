@@ -1,0 +1,29 @@
+#pragma once
+// Reads a file (or stdin, "-") in fixed-size chunks: the input side of every client and of the
+// embedded runner.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+namespace sluice {
+
+class FileChunkReader {
+ public:
+  // Throws Error(NotFound) when the file cannot be opened.
+  FileChunkReader(const std::string& path, size_t chunk_bytes);
+  ~FileChunkReader();
+  FileChunkReader(const FileChunkReader&) = delete;
+  FileChunkReader& operator=(const FileChunkReader&) = delete;
+
+  // Replaces `chunk` with the next chunk; false at end of file. Throws Error(DataLoss) on a read error.
+  bool next(std::string& chunk);
+  uint64_t bytes_read() const { return bytes_read_; }
+
+ private:
+  std::string path_;
+  std::FILE* file_;
+  size_t chunk_bytes_;
+  uint64_t bytes_read_ = 0;
+};
+
+}  // namespace sluice

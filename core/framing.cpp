@@ -1,0 +1,151 @@
+#include "core/framing.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+
+namespace sluice {
+
+namespace {
+const char* find_char(const char* p, const char* end, char c) {
+  return static_cast<const char*>(std::memchr(p, c, static_cast<size_t>(end - p)));
+}
+const char* find_last_char(const char* p, const char* end, char c) {
+  return static_cast<const char*>(memrchr(p, c, static_cast<size_t>(end - p)));
+}
+}  // namespace
+
+RecordFramer::RecordFramer(Framing framing, size_t max_record_bytes)
+    : framing_(framing), max_record_bytes_(max_record_bytes) {}
+
+RecordFramer::Boundaries RecordFramer::scan(std::string_view s) {
+  const char* const base = s.data();
+  const char* const end = base + s.size();
+  Boundaries b;
+  auto note_newlines = [&](const char* from, const char* to) {
+    if (from >= to) return;
+    if (b.first == std::string_view::npos) {
+      if (const char* nl = find_char(from, to, '\n')) b.first = static_cast<size_t>(nl - base);
+    }
+    if (const char* nl = find_last_char(from, to, '\n')) b.last = static_cast<size_t>(nl - base);
+  };
+  if (framing_.kind == Framing::Kind::Lines) {
+    note_newlines(base, end);
+    return b;
+  }
+  // Outside quotes only '"' at a field start matters, so the scan jumps from quote to quote
+  // with memchr and notes the newlines in between.
+  const char* p = base;
+  while (p < end) {
+    switch (csv_state_) {
+      case CsvState::QuotedSawQuote:
+        if (*p == '"') {  // "" : an escaped quote, still inside the field
+          csv_state_ = CsvState::Quoted;
+          ++p;
+        } else {
+          csv_state_ = CsvState::InField;  // the field's closing quote
+        }
+        break;
+      case CsvState::Quoted: {
+        const char* q = find_char(p, end, '"');
+        if (!q) return b;
+        csv_state_ = CsvState::QuotedSawQuote;
+        p = q + 1;
+        break;
+      }
+      case CsvState::FieldStart:
+        if (*p == '"') {
+          csv_state_ = CsvState::Quoted;
+          ++p;
+          break;
+        }
+        csv_state_ = CsvState::InField;
+        [[fallthrough]];
+      case CsvState::InField: {
+        // Find the next quote that opens a field: one right after a delimiter or a newline. (A
+        // quote at the chunk's first byte is mid-field: a field start would be FieldStart.)
+        const char* q = p;
+        while ((q = find_char(q, end, '"')) != nullptr) {
+          if (q > base && (q[-1] == framing_.delimiter || q[-1] == '\n')) break;
+          ++q;
+        }
+        note_newlines(p, q ? q : end);
+        if (!q) {
+          // The next chunk's first byte may start a field.
+          const char last = end[-1];
+          csv_state_ = (last == framing_.delimiter || last == '\n') ? CsvState::FieldStart : CsvState::InField;
+          return b;
+        }
+        csv_state_ = CsvState::Quoted;
+        p = q + 1;
+        break;
+      }
+    }
+  }
+  return b;
+}
+
+Block RecordFramer::make_block(std::string buffer, size_t begin, size_t end) {
+  Block block;
+  block.offset = offset_;
+  block.first_line = line_;
+  block.begin = begin;
+  block.end = end;
+  block.buffer = std::move(buffer);
+  const std::string_view text = block.text();
+  offset_ += text.size();
+  line_ += static_cast<uint64_t>(std::count(text.begin(), text.end(), '\n'));
+  return block;
+}
+
+void RecordFramer::push(std::string chunk, std::vector<Block>& out) {
+  const Boundaries b = scan(chunk);
+  if (b.first == std::string_view::npos) {
+    if (carry_.size() + chunk.size() > max_record_bytes_) {
+      throw Error(ErrorCode::InvalidArgument,
+                  fmt::format("record starting at line {} (offset {}) is longer than max_record_bytes ({})",
+                              line_, offset_, max_record_bytes_));
+    }
+    if (carry_.empty()) {
+      carry_ = std::move(chunk);
+    } else {
+      carry_.append(chunk);
+    }
+    return;
+  }
+  size_t bulk_begin = 0;
+  if (!carry_.empty()) {
+    // The record straddling the previous chunk: the only bytes that are copied.
+    carry_.append(chunk, 0, b.first + 1);
+    if (carry_.size() > max_record_bytes_) {
+      throw Error(ErrorCode::InvalidArgument,
+                  fmt::format("record starting at line {} (offset {}) is longer than max_record_bytes ({})",
+                              line_, offset_, max_record_bytes_));
+    }
+    std::string head = std::move(carry_);
+    const size_t head_size = head.size();
+    out.push_back(make_block(std::move(head), 0, head_size));
+    bulk_begin = b.first + 1;
+  }
+  std::string tail = chunk.substr(b.last + 1);
+  if (b.last + 1 > bulk_begin) out.push_back(make_block(std::move(chunk), bulk_begin, b.last + 1));
+  carry_ = std::move(tail);
+}
+
+std::optional<Block> RecordFramer::finish() {
+  if (framing_.kind == Framing::Kind::CsvQuoted && csv_state_ == CsvState::Quoted) {
+    throw Error(ErrorCode::InvalidArgument,
+                fmt::format("input ends inside a quoted field (record starting at line {}, offset {})", line_,
+                            offset_));
+  }
+  if (carry_.empty()) return std::nullopt;
+  std::string last = std::move(carry_);
+  carry_.clear();
+  const size_t n = last.size();
+  return make_block(std::move(last), 0, n);
+}
+
+}  // namespace sluice

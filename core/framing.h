@@ -1,0 +1,71 @@
+#pragma once
+// Chunk framing: turns arbitrary chunks of a byte stream into blocks of whole records, carrying
+// the incomplete tail of one chunk over to the next. Records end at '\n'; with CSV quoting, a
+// '\n' inside a quoted field does not end the record. Framing is serial and cheap (memchr), so
+// that the expensive parsing of blocks can run in parallel.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice {
+
+// How records end: at every '\n' (Lines), or at a '\n' outside a quoted CSV field (CsvQuoted).
+// With CSV, a quote opens a quoted field only at the start of a field (after the delimiter or a
+// record end), and "" inside a quoted field is an escaped quote, as RFC 4180 says.
+struct Framing {
+  enum class Kind { Lines, CsvQuoted };
+  Kind kind = Kind::Lines;
+  char delimiter = ',';
+
+  static Framing lines() { return {Kind::Lines, ','}; }
+  static Framing csv(char delimiter) { return {Kind::CsvQuoted, delimiter}; }
+};
+
+struct Block {
+  std::string buffer;     // owns the bytes; the block is buffer[begin, end)
+  size_t begin = 0;
+  size_t end = 0;
+  uint64_t offset = 0;      // stream byte offset of buffer[begin]
+  uint64_t first_line = 1;  // 1-based line number of the block's first byte
+
+  std::string_view text() const { return std::string_view(buffer).substr(begin, end - begin); }
+  size_t size() const { return end - begin; }
+};
+
+class RecordFramer {
+ public:
+  RecordFramer(Framing framing, size_t max_record_bytes);
+
+  // Appends 0..2 blocks of whole records cut from `chunk` (and the carried tail) to `out`.
+  // Throws Error(InvalidArgument) when one record grows past max_record_bytes.
+  void push(std::string chunk, std::vector<Block>& out);
+
+  // End of input: the carried tail (a last record without its newline), if any. Throws
+  // Error(InvalidArgument) when the input ends inside a quoted field.
+  std::optional<Block> finish();
+
+  uint64_t bytes_seen() const { return offset_ + carry_.size(); }
+  size_t carried_bytes() const { return carry_.size(); }
+
+ private:
+  struct Boundaries {
+    size_t first = std::string_view::npos;  // first record end ('\n') in the chunk
+    size_t last = std::string_view::npos;   // last record end
+  };
+  Boundaries scan(std::string_view s);
+  Block make_block(std::string buffer, size_t begin, size_t end);
+
+  // CSV scanning state carried across chunks.
+  enum class CsvState { FieldStart, InField, Quoted, QuotedSawQuote };
+
+  Framing framing_;
+  size_t max_record_bytes_;
+  CsvState csv_state_ = CsvState::FieldStart;
+  std::string carry_;
+  uint64_t offset_ = 0;  // stream offset of carry_[0]
+  uint64_t line_ = 1;    // line number of carry_[0]
+};
+
+}  // namespace sluice

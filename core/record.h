@@ -1,0 +1,68 @@
+#pragma once
+// Records travel between stages in batches: one schema, row-major cells, and where each row came
+// from in the input so that errors can name a line and byte offset.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/value.h"
+
+namespace sluice {
+
+class Schema {
+ public:
+  explicit Schema(std::vector<std::string> names);
+  const std::vector<std::string>& names() const { return names_; }
+  size_t size() const { return names_.size(); }
+  // -1 when absent. Linear scan: schemas are small and lookups happen once per batch.
+  int index_of(std::string_view name) const;
+
+ private:
+  std::vector<std::string> names_;
+};
+using SchemaPtr = std::shared_ptr<const Schema>;
+
+// Position of a record in the stream's input: byte offset of its first byte, 1-based line number.
+struct Origin {
+  uint64_t offset = 0;
+  uint64_t line = 0;
+};
+
+// A record that a stage could not accept, with the reason and the field at fault (if any).
+struct Rejection {
+  std::string reason;
+  std::string field;
+  Origin origin;
+  std::string record;  // the offending input text (clipped), for dead letters
+};
+
+struct RecordBatch {
+  SchemaPtr schema;
+  std::vector<Value> cells;    // rows() * width(), row-major
+  std::vector<Origin> origins;  // one per row
+  std::vector<Rejection> rejections;
+
+  size_t width() const { return schema ? schema->size() : 0; }
+  size_t rows() const { return origins.size(); }
+  std::span<Value> row(size_t r) { return {cells.data() + r * width(), width()}; }
+  std::span<const Value> row(size_t r) const { return {cells.data() + r * width(), width()}; }
+
+  // Keeps only the rows whose flag is set, preserving order.
+  void keep_rows(const std::vector<char>& keep);
+  // Records a rejection for row r; the caller then drops the row (usually with keep_rows).
+  void reject(size_t r, std::string reason, std::string field = {});
+};
+
+// Aggregate output: a small table, plus the window it belongs to when windows are configured.
+struct ResultBatch {
+  std::vector<std::string> columns;
+  std::vector<std::vector<Value>> rows;
+  bool windowed = false;
+  int64_t window_start = 0;  // inclusive; record index or event time, per the window kind
+  int64_t window_end = 0;    // exclusive
+};
+
+}  // namespace sluice

@@ -1,0 +1,52 @@
+#pragma once
+// Typed field values: what a parsed record holds and what results carry.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace sluice {
+
+// Index order matches ValueType; std::monostate is SQL-style NULL.
+using Value = std::variant<std::monostate, bool, int64_t, double, std::string>;
+
+enum class ValueType { Null = 0, Bool = 1, Int = 2, Double = 3, String = 4 };
+
+inline ValueType type_of(const Value& v) { return static_cast<ValueType>(v.index()); }
+inline bool is_null(const Value& v) { return v.index() == 0; }
+
+std::string_view type_name(ValueType t);
+// Parses "int", "double", "bool", "string" (and the aliases "integer", "float", "boolean").
+std::optional<ValueType> parse_type_name(std::string_view name);
+
+// Numeric view of ints and doubles (bools and strings are not numbers).
+std::optional<double> as_double(const Value& v);
+
+// Human-readable rendering used by tables and error messages (NULL prints as "null").
+std::string to_display(const Value& v);
+
+// Strict conversions from text, used by parsers and casts. Whole input must match.
+std::optional<int64_t> parse_int(std::string_view s);
+std::optional<double> parse_double(std::string_view s);
+std::optional<bool> parse_bool(std::string_view s);
+
+// Best-effort typing of an untyped text field: int, then double, then bool, else string.
+// An empty field is NULL.
+Value infer_value(std::string_view s);
+
+// Conversion to a declared type; nullopt when the text does not fit the type.
+std::optional<Value> convert_text(std::string_view s, ValueType to);
+
+// Total order for grouping and min/max: NULL < bool < numbers < string; ints and doubles compare
+// numerically. Returns <0, 0, >0.
+int compare_values(const Value& a, const Value& b);
+
+struct ValueHash {
+  size_t operator()(const Value& v) const noexcept;
+};
+struct ValueEqual {
+  bool operator()(const Value& a, const Value& b) const noexcept { return compare_values(a, b) == 0; }
+};
+
+}  // namespace sluice

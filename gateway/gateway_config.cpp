@@ -1,0 +1,70 @@
+#include "gateway/gateway_config.h"
+
+#include <filesystem>
+
+#include <fmt/format.h>
+
+namespace sluice::gateway {
+
+namespace {
+
+uint32_t positive_u32(const config::Node& node) {
+  const int64_t v = node.as_int();
+  if (v <= 0 || v > UINT32_MAX) node.fail(fmt::format("expected a positive integer, got {}", v));
+  return static_cast<uint32_t>(v);
+}
+
+uint64_t positive_bytes(const config::Node& node) {
+  const uint64_t v = node.as_bytes();
+  if (v == 0) node.fail("expected a positive size");
+  return v;
+}
+
+pipeline::StreamLimits parse_stream_limits(const config::Node& node) {
+  node.expect_keys({"max_chunks_in_flight", "max_bytes_in_flight", "max_pending_results"}, "stream_limits");
+  pipeline::StreamLimits limits;
+  if (auto n = node.get("max_chunks_in_flight")) limits.max_chunks_in_flight = positive_u32(*n);
+  if (auto n = node.get("max_bytes_in_flight")) limits.max_bytes_in_flight = positive_bytes(*n);
+  if (auto n = node.get("max_pending_results")) limits.max_pending_results = positive_u32(*n);
+  return limits;
+}
+
+}  // namespace
+
+ServerOptions parse_server_options(const config::Node& node) {
+  node.expect_keys({"listen", "data_dir", "max_message_bytes", "max_concurrent_streams", "max_memory_bytes",
+                    "file_chunk_bytes", "max_upload_result_rows", "stream_limits"},
+                   "server");
+  ServerOptions options;
+  options.listen = node.string_or("listen", options.listen);
+  if (auto n = node.get("data_dir")) {
+    // Relative to the config file, so a config and its data can move together.
+    std::filesystem::path dir = n->as_string();
+    if (dir.is_relative()) dir = std::filesystem::path(n->file()).parent_path() / dir;
+    options.data_dir = dir.lexically_normal().string();
+  }
+  if (auto n = node.get("max_message_bytes")) options.max_message_bytes = positive_bytes(*n);
+  if (auto n = node.get("max_concurrent_streams")) options.max_concurrent_streams = positive_u32(*n);
+  if (auto n = node.get("max_memory_bytes")) options.max_memory_bytes = positive_bytes(*n);
+  if (auto n = node.get("file_chunk_bytes")) options.file_chunk_bytes = positive_bytes(*n);
+  if (auto n = node.get("max_upload_result_rows")) options.max_upload_result_rows = positive_bytes(*n);
+  if (auto n = node.get("stream_limits")) options.stream_limits = parse_stream_limits(*n);
+  if (options.file_chunk_bytes > options.max_message_bytes) {
+    node.require("file_chunk_bytes", "server").fail("file_chunk_bytes cannot exceed max_message_bytes");
+  }
+  return options;
+}
+
+GatewayConfig load_gateway_config(const config::Node& root, const pipeline::StageRegistry& registry) {
+  root.expect_keys({"server", "pipelines"}, "the config");
+  GatewayConfig config;
+  if (auto server = root.get("server")) config.server = parse_server_options(*server);
+  config.pipelines = pipeline::build_pipelines(root.require("pipelines", "the config"), registry);
+  return config;
+}
+
+GatewayConfig load_gateway_config_file(const std::string& path, const pipeline::StageRegistry& registry) {
+  return load_gateway_config(config::load_file(path), registry);
+}
+
+}  // namespace sluice::gateway

@@ -1,0 +1,34 @@
+#pragma once
+// The gateway's config file: a `server:` section (listen address, limits) and the `pipelines:`.
+#include <cstdint>
+#include <string>
+
+#include "config/node.h"
+#include "pipeline/engine.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/registry.h"
+
+namespace sluice::gateway {
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:50051";
+  std::string data_dir;                          // root for ProcessFile paths; empty = disabled
+  uint64_t max_message_bytes = 4u << 20;         // per message, both directions
+  uint32_t max_concurrent_streams = 64;          // streaming calls at once; more get RESOURCE_EXHAUSTED
+  uint64_t max_memory_bytes = 512u << 20;        // gRPC's ResourceQuota for the whole server
+  uint64_t file_chunk_bytes = 64u << 10;         // ProcessFile's default read size
+  uint64_t max_upload_result_rows = 100000;      // Upload holds results until the end; cap them
+  pipeline::StreamLimits stream_limits;          // per-stream in-flight budget
+};
+
+struct GatewayConfig {
+  ServerOptions server;
+  pipeline::PipelineMap pipelines;
+};
+
+ServerOptions parse_server_options(const config::Node& node);
+// Reads a whole config (both sections); errors carry file:line:column.
+GatewayConfig load_gateway_config(const config::Node& root, const pipeline::StageRegistry& registry);
+GatewayConfig load_gateway_config_file(const std::string& path, const pipeline::StageRegistry& registry);
+
+}  // namespace sluice::gateway

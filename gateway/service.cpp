@@ -1,0 +1,145 @@
+#include "gateway/service.h"
+
+#include "config/node.h"
+#include "gateway/version.h"
+
+namespace sluice::gateway {
+
+namespace {
+
+// Each streaming reactor owns a PipelineCall and forwards its reactions to it; the call decides
+// when to read, write and finish.
+
+class UploadReactor final : public grpc::ServerReadReactor<v1::InputMessage> {
+ public:
+  UploadReactor(GatewayState& state, grpc::CallbackServerContext* context, v1::Summary* response)
+      : call_(state, context,
+              {[this](v1::InputMessage* m) { StartRead(m); }, nullptr, [this](const grpc::Status& s) { Finish(s); }},
+              response) {
+    call_.start_client_input();
+  }
+  void OnReadDone(bool ok) override { call_.on_read_done(ok); }
+  void OnCancel() override { call_.on_cancel(); }
+  void OnDone() override { delete this; }
+
+ private:
+  PipelineCall call_;
+};
+
+class ProcessReactor final : public grpc::ServerBidiReactor<v1::InputMessage, v1::OutputMessage> {
+ public:
+  ProcessReactor(GatewayState& state, grpc::CallbackServerContext* context)
+      : call_(state, context,
+              {[this](v1::InputMessage* m) { StartRead(m); }, [this](const v1::OutputMessage* m) { StartWrite(m); },
+               [this](const grpc::Status& s) { Finish(s); }},
+              nullptr) {
+    call_.start_client_input();
+  }
+  void OnReadDone(bool ok) override { call_.on_read_done(ok); }
+  void OnWriteDone(bool ok) override { call_.on_write_done(ok); }
+  void OnCancel() override { call_.on_cancel(); }
+  void OnDone() override { delete this; }
+
+ private:
+  PipelineCall call_;
+};
+
+class ProcessFileReactor final : public grpc::ServerWriteReactor<v1::OutputMessage> {
+ public:
+  ProcessFileReactor(GatewayState& state, grpc::CallbackServerContext* context, const v1::ProcessFileRequest& request)
+      : call_(state, context,
+              {nullptr, [this](const v1::OutputMessage* m) { StartWrite(m); },
+               [this](const grpc::Status& s) { Finish(s); }},
+              nullptr) {
+    call_.start_file_input(request);
+  }
+  void OnWriteDone(bool ok) override { call_.on_write_done(ok); }
+  void OnCancel() override { call_.on_cancel(); }
+  void OnDone() override { delete this; }
+
+ private:
+  PipelineCall call_;
+};
+
+std::string error_policy_name(pipeline::ErrorPolicy policy) {
+  switch (policy) {
+    case pipeline::ErrorPolicy::Skip: return "skip";
+    case pipeline::ErrorPolicy::DeadLetter: return "dead_letter";
+    case pipeline::ErrorPolicy::Fail: return "fail";
+  }
+  return "?";
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* SluiceService::Describe(grpc::CallbackServerContext* context, const v1::DescribeRequest*,
+                                                  v1::DescribeResponse* response) {
+  response->set_version(kVersion);
+  const pipeline::StageRegistry registry = pipeline::StageRegistry::with_builtins();
+  for (const auto& [name, p] : state_.config.pipelines) {
+    v1::PipelineInfo* info = response->add_pipelines();
+    info->set_name(name);
+    info->set_description(p->description);
+    info->set_format(p->format());
+    info->set_on_error(error_policy_name(p->options.on_error));
+    for (const std::string& type : p->stage_types) {
+      v1::StageInfo* stage = info->add_stages();
+      stage->set_type(type);
+      if (const auto* entry = registry.find(type)) stage->set_kind(std::string(pipeline::stage_kind_name(entry->kind)));
+    }
+  }
+  for (const auto& [type, entry] : registry.entries()) {
+    v1::StageInfo* stage = response->add_available_stages();
+    stage->set_type(type);
+    stage->set_kind(std::string(pipeline::stage_kind_name(entry.kind)));
+  }
+  const ServerOptions& server = state_.config.server;
+  v1::Limits* limits = response->mutable_limits();
+  limits->set_max_message_bytes(server.max_message_bytes);
+  limits->set_max_concurrent_streams(server.max_concurrent_streams);
+  limits->set_max_chunks_in_flight(static_cast<uint32_t>(server.stream_limits.max_chunks_in_flight));
+  limits->set_max_bytes_in_flight(server.stream_limits.max_bytes_in_flight);
+  limits->set_max_pending_results(static_cast<uint32_t>(server.stream_limits.max_pending_results));
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* SluiceService::ValidateConfig(grpc::CallbackServerContext* context,
+                                                        const v1::ValidateConfigRequest* request,
+                                                        v1::ValidateConfigResponse* response) {
+  try {
+    const config::Node root = config::load_string(request->yaml(), "<request>");
+    const GatewayConfig parsed = load_gateway_config(root, pipeline::StageRegistry::with_builtins());
+    response->set_valid(true);
+    for (const auto& [name, p] : parsed.pipelines) response->add_pipelines(name);
+  } catch (const config::ConfigError& e) {
+    response->set_valid(false);
+    response->set_error(e.what());
+    response->set_line(static_cast<uint32_t>(e.line()));
+    response->set_column(static_cast<uint32_t>(e.column()));
+  } catch (const Error& e) {
+    response->set_valid(false);
+    response->set_error(e.what());
+  }
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerReadReactor<v1::InputMessage>* SluiceService::Upload(grpc::CallbackServerContext* context,
+                                                                 v1::Summary* response) {
+  return new UploadReactor(state_, context, response);
+}
+
+grpc::ServerBidiReactor<v1::InputMessage, v1::OutputMessage>* SluiceService::Process(
+    grpc::CallbackServerContext* context) {
+  return new ProcessReactor(state_, context);
+}
+
+grpc::ServerWriteReactor<v1::OutputMessage>* SluiceService::ProcessFile(grpc::CallbackServerContext* context,
+                                                                        const v1::ProcessFileRequest* request) {
+  return new ProcessFileReactor(state_, context, *request);
+}
+
+}  // namespace sluice::gateway

@@ -1,0 +1,330 @@
+#include "pipeline/engine.h"
+
+#include <condition_variable>
+#include <tuple>
+
+#include <fmt/format.h>
+#include <oneapi/tbb/flow_graph.h>
+#include <oneapi/tbb/info.h>
+#include <oneapi/tbb/task_group.h>
+
+#include "core/framing.h"
+
+namespace sluice::pipeline {
+
+namespace flow = tbb::flow;
+
+namespace detail {
+
+// One unit of work: a block of whole records, then the batch parsed from it.
+struct Work {
+  uint64_t seq = 0;
+  Block block;
+  RecordBatch batch;
+  uint64_t records_parsed = 0;  // rows + parse rejections
+  size_t release_chunks = 0;    // budget handed back when the sink is done with this work
+  size_t release_bytes = 0;
+  bool end_of_input = false;
+};
+
+}  // namespace detail
+
+namespace {
+
+struct Input {
+  std::string chunk;
+  bool end_of_input = false;
+};
+using InputPtr = std::shared_ptr<Input>;
+using WorkPtr = std::shared_ptr<detail::Work>;
+
+constexpr size_t kMaxDeadLetterText = 256;
+
+std::string describe_rejection(const Rejection& r) {
+  return fmt::format("line {} (offset {}){}: {}", r.origin.line, r.origin.offset,
+                     r.field.empty() ? "" : fmt::format(", field '{}'", r.field), r.reason);
+}
+
+}  // namespace
+
+template <typename F>
+void Stream::guarded(F&& body) {
+  if (stopped()) return;
+  try {
+    body();
+  } catch (const Error& e) {
+    fail(e.status());
+  } catch (const std::exception& e) {
+    fail({ErrorCode::Internal, fmt::format("pipeline '{}': {}", pipeline_->name, e.what())});
+  }
+}
+
+namespace detail {
+
+struct StreamGraph {
+  tbb::task_group_context context;
+  flow::graph graph{context};
+
+  RecordFramer framer;
+  std::unique_ptr<Parser> parser;
+  std::unique_ptr<Aggregator> aggregator;
+  uint64_t next_seq = 0;
+
+  flow::multifunction_node<InputPtr, std::tuple<WorkPtr>> frame;
+  flow::function_node<WorkPtr, WorkPtr> parse;
+  std::vector<std::unique_ptr<flow::function_node<WorkPtr, WorkPtr>>> transforms;
+  flow::sequencer_node<WorkPtr> sequence;
+  flow::function_node<WorkPtr> sink;
+
+  // The whole pipeline's shape, in one place.
+  StreamGraph(Stream& stream, const Pipeline& pipeline, size_t parallelism)
+      : framer(pipeline.parse->framing(), pipeline.options.max_record_bytes),
+        parser(pipeline.parse->start_stream()),
+        aggregator(pipeline.aggregate ? pipeline.aggregate->start_stream() : nullptr),
+        frame(graph, flow::serial,
+              [this, &stream](const InputPtr& input, auto& ports) { cut_blocks(stream, *input, std::get<0>(ports)); }),
+        parse(graph, parallelism,
+              [this, &stream](WorkPtr work) {
+                stream.guarded([&] {
+                  parser->parse(work->block, work->batch);
+                  work->records_parsed = work->batch.rows() + work->batch.rejections.size();
+                  work->block = Block{};  // the text is no longer needed; free it early
+                });
+                return work;
+              }),
+        sequence(graph, [](const WorkPtr& work) { return work->seq; }),
+        sink(graph, flow::serial, [&stream](const WorkPtr& work) {
+          stream.guarded([&] { stream.sink(*work); });
+          return flow::continue_msg{};
+        }) {
+    flow::sender<WorkPtr>* previous = &parse;
+    flow::make_edge(flow::output_port<0>(frame), parse);
+    for (const auto& transform : pipeline.transforms) {
+      transforms.push_back(std::make_unique<flow::function_node<WorkPtr, WorkPtr>>(
+          graph, parallelism, [&stream, stage = transform.get()](WorkPtr work) {
+            stream.guarded([&] { stage->apply(work->batch); });
+            return work;
+          }));
+      flow::make_edge(*previous, *transforms.back());
+      previous = transforms.back().get();
+    }
+    flow::make_edge(*previous, sequence);
+    flow::make_edge(sequence, sink);
+  }
+
+  // Serial, in input order: frames the chunk into blocks of whole records and numbers them.
+  template <typename Port>
+  void cut_blocks(Stream& stream, Input& input, Port& out) {
+    const size_t chunk_bytes = input.chunk.size();
+    std::vector<Block> blocks;
+    stream.guarded([&] {
+      if (input.end_of_input) {
+        if (auto last = framer.finish()) blocks.push_back(std::move(*last));
+      } else {
+        framer.push(std::move(input.chunk), blocks);
+      }
+      for (Block& block : blocks) parser->prepare(block);
+    });
+    if (stream.stopped()) return;
+    if (blocks.empty() && !input.end_of_input) {
+      stream.release(1, chunk_bytes);  // all of it is carried over to the next chunk
+      return;
+    }
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      auto work = std::make_shared<Work>();
+      work->seq = next_seq++;
+      work->block = std::move(blocks[i]);
+      if (i + 1 == blocks.size() && !input.end_of_input) {
+        work->release_chunks = 1;
+        work->release_bytes = chunk_bytes;
+      }
+      out.try_put(std::move(work));
+    }
+    if (input.end_of_input) {
+      auto end = std::make_shared<Work>();
+      end->seq = next_seq++;
+      end->end_of_input = true;
+      out.try_put(std::move(end));
+    }
+  }
+};
+
+}  // namespace detail
+
+Stream::Stream(PipelinePtr pipeline, StreamLimits limits, Callbacks callbacks)
+    : pipeline_(std::move(pipeline)), limits_(limits), callbacks_(std::move(callbacks)) {
+  const size_t parallelism = pipeline_->options.parallelism
+                                 ? pipeline_->options.parallelism
+                                 : static_cast<size_t>(tbb::info::default_concurrency());
+  graph_ = std::make_unique<detail::StreamGraph>(*this, *pipeline_, parallelism);
+}
+
+Stream::~Stream() { close(); }
+
+void Stream::close() {
+  stopped_.store(true, std::memory_order_release);
+  std::call_once(finish_once_, [] {});  // a destroyed stream reports nothing
+  graph_->context.cancel_group_execution();
+  graph_->graph.wait_for_all();
+}
+
+bool Stream::has_room() const {
+  return !stopped() && chunks_in_flight_.load() < limits_.max_chunks_in_flight &&
+         bytes_in_flight_.load() < limits_.max_bytes_in_flight &&
+         pending_results_.load() < limits_.max_pending_results;
+}
+
+void Stream::push(std::string chunk) {
+  if (stopped() || input_done_.load()) return;
+  const size_t in_flight = ++chunks_in_flight_;
+  size_t peak = peak_chunks_in_flight_.load();
+  while (in_flight > peak && !peak_chunks_in_flight_.compare_exchange_weak(peak, in_flight)) {
+  }
+  bytes_in_flight_ += chunk.size();
+  {
+    std::lock_guard lock(summary_mu_);
+    summary_.counters.bytes_in += chunk.size();
+    summary_.counters.chunks_in += 1;
+  }
+  graph_->frame.try_put(std::make_shared<Input>(Input{std::move(chunk), false}));
+}
+
+void Stream::finish() {
+  if (stopped() || input_done_.exchange(true)) return;
+  graph_->frame.try_put(std::make_shared<Input>(Input{{}, true}));
+}
+
+void Stream::cancel(Status status) { fail(std::move(status)); }
+
+void Stream::result_consumed() { --pending_results_; }
+
+Summary Stream::summary() const {
+  std::lock_guard lock(summary_mu_);
+  return summary_;
+}
+
+void Stream::fail(Status status) {
+  std::call_once(finish_once_, [&] {
+    stopped_.store(true, std::memory_order_release);
+    graph_->context.cancel_group_execution();
+    if (callbacks_.on_finish) callbacks_.on_finish(status);
+  });
+}
+
+void Stream::release(size_t chunks, size_t bytes) {
+  if (chunks == 0 && bytes == 0) return;
+  chunks_in_flight_ -= chunks;
+  bytes_in_flight_ -= bytes;
+  if (callbacks_.on_room && !stopped()) callbacks_.on_room();
+}
+
+// Serial, in input order: applies the error policy, counts, aggregates and emits.
+void Stream::sink(detail::Work& work) {
+  RecordBatch& batch = work.batch;
+  const Emit emit = [this](ResultBatch&& result) {
+    ++pending_results_;
+    {
+      std::lock_guard lock(summary_mu_);
+      ++summary_.counters.results_emitted;
+    }
+    callbacks_.on_result(std::move(result));
+  };
+
+  const size_t rejected_before_aggregate = batch.rejections.size();
+  uint64_t rows_before_aggregate = batch.rows();
+  if (graph_->aggregator) {
+    graph_->aggregator->consume(batch, emit);
+  } else if (batch.rows() > 0) {
+    ResultBatch records;
+    records.columns = batch.schema->names();
+    records.rows.reserve(batch.rows());
+    for (size_t r = 0; r < batch.rows(); ++r) {
+      auto row = batch.row(r);
+      records.rows.emplace_back(std::make_move_iterator(row.begin()), std::make_move_iterator(row.end()));
+    }
+    emit(std::move(records));
+  }
+  const uint64_t rejected_by_aggregate = batch.rejections.size() - rejected_before_aggregate;
+
+  if (pipeline_->options.on_error == ErrorPolicy::Fail && !batch.rejections.empty()) {
+    fail({ErrorCode::InvalidArgument, fmt::format("pipeline '{}' rejected a record at {}", pipeline_->name,
+                                                  describe_rejection(batch.rejections.front()))});
+    return;
+  }
+  {
+    std::lock_guard lock(summary_mu_);
+    Counters& c = summary_.counters;
+    c.records_in += work.records_parsed;
+    c.records_rejected += batch.rejections.size();
+    c.records_out += rows_before_aggregate - rejected_by_aggregate;
+    c.records_filtered += work.records_parsed - rows_before_aggregate - rejected_before_aggregate;
+    for (Rejection& r : batch.rejections) {
+      ++c.rejected_by_reason[r.reason];
+      if (pipeline_->options.on_error == ErrorPolicy::DeadLetter &&
+          summary_.dead_letters.size() < pipeline_->options.max_dead_letters) {
+        if (r.record.size() > kMaxDeadLetterText) r.record.resize(kMaxDeadLetterText);
+        summary_.dead_letters.push_back(std::move(r));
+      }
+    }
+  }
+  release(work.release_chunks, work.release_bytes);
+
+  if (work.end_of_input) {
+    if (graph_->aggregator) graph_->aggregator->finish(emit);
+    std::call_once(finish_once_, [&] {
+      stopped_.store(true, std::memory_order_release);
+      if (callbacks_.on_finish) callbacks_.on_finish(Status::Ok());
+    });
+  }
+}
+
+Summary run_stream(PipelinePtr pipeline, const StreamLimits& limits,
+                   const std::function<bool(std::string& chunk)>& next_chunk,
+                   const std::function<void(ResultBatch&&)>& on_result) {
+  std::mutex mu;
+  std::condition_variable changed;
+  bool done = false;
+  Status status;
+  Stream* stream_ptr = nullptr;  // callbacks only run after the first push, once this is set
+
+  Stream::Callbacks callbacks;
+  callbacks.on_result = [&](ResultBatch&& result) {
+    on_result(std::move(result));
+    stream_ptr->result_consumed();
+  };
+  callbacks.on_room = [&] {
+    std::lock_guard lock(mu);
+    changed.notify_all();
+  };
+  callbacks.on_finish = [&](const Status& s) {
+    std::lock_guard lock(mu);
+    done = true;
+    status = s;
+    changed.notify_all();
+  };
+  Stream stream(std::move(pipeline), limits, std::move(callbacks));
+  stream_ptr = &stream;
+
+  std::string chunk;
+  for (;;) {
+    {
+      std::unique_lock lock(mu);
+      changed.wait(lock, [&] { return done || stream.has_room(); });
+      if (done) break;
+    }
+    chunk.clear();
+    if (!next_chunk(chunk)) {
+      stream.finish();
+      break;
+    }
+    stream.push(std::move(chunk));
+  }
+  {
+    std::unique_lock lock(mu);
+    changed.wait(lock, [&] { return done; });
+  }
+  if (!status.ok()) throw Error(status.code, status.message);
+  return stream.summary();
+}
+
+}  // namespace sluice::pipeline

@@ -1,0 +1,269 @@
+#include "pipeline/stages/csv_parse.h"
+
+#include <algorithm>
+#include <deque>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+
+namespace sluice::pipeline {
+
+namespace {
+
+constexpr std::string_view kBom = "\xEF\xBB\xBF";
+
+// Splits records out of a block of whole CSV records. Field text that needs no unescaping is a
+// view into the block; quoted fields with "" are unescaped into a per-record copy.
+class CsvReader {
+ public:
+  CsvReader(std::string_view text, char delimiter) : text_(text), delimiter_(delimiter) {}
+
+  bool at_end() const { return pos_ >= text_.size(); }
+  size_t position() const { return pos_; }
+
+  // Reads one record into `fields` (views stay valid until the next call). Returns an error
+  // message for a malformed record, having skipped to its end.
+  std::optional<std::string> next(std::vector<std::string_view>& fields, std::vector<char>& quoted) {
+    fields.clear();
+    quoted.clear();
+    unescaped_.clear();
+    std::optional<std::string> error;
+    for (;;) {
+      if (pos_ < text_.size() && text_[pos_] == '"') {
+        if (auto e = read_quoted(fields); e && !error) error = e;
+        quoted.push_back(1);
+      } else {
+        size_t end = pos_;
+        while (end < text_.size() && text_[end] != delimiter_ && text_[end] != '\n') ++end;
+        std::string_view field = text_.substr(pos_, end - pos_);
+        if (end < text_.size() && text_[end] == '\n' && !field.empty() && field.back() == '\r') field.remove_suffix(1);
+        else if (end == text_.size() && !field.empty() && field.back() == '\r') field.remove_suffix(1);
+        if (!error && field.find('"') != std::string_view::npos) {
+          error = fmt::format("field {} has a quote inside an unquoted field", fields.size() + 1);
+        }
+        fields.push_back(field);
+        quoted.push_back(0);
+        pos_ = end;
+      }
+      if (pos_ >= text_.size()) return error;
+      const char c = text_[pos_++];
+      if (c == '\n') return error;
+      // c is the delimiter: another field follows.
+    }
+  }
+
+  // Skips a record that consists of nothing (a blank line); true if one was skipped.
+  bool skip_blank_line() {
+    size_t p = pos_;
+    if (p < text_.size() && text_[p] == '\r') ++p;
+    if (p < text_.size() && text_[p] == '\n') {
+      pos_ = p + 1;
+      return true;
+    }
+    if (p == text_.size() && p > pos_) {  // a lone '\r' at the very end
+      pos_ = p;
+      return true;
+    }
+    return false;
+  }
+
+ private:
+  std::optional<std::string> read_quoted(std::vector<std::string_view>& fields) {
+    const size_t open = pos_++;
+    std::string* unescaped = nullptr;  // only fields with "" need a copy
+    size_t run = pos_;
+    for (;;) {
+      const size_t q = text_.find('"', pos_);
+      if (q == std::string_view::npos) {
+        pos_ = text_.size();
+        fields.push_back(text_.substr(open + 1));
+        return "unterminated quoted field";
+      }
+      if (q + 1 < text_.size() && text_[q + 1] == '"') {  // "" is an escaped quote
+        if (!unescaped) unescaped = &unescaped_.emplace_back();
+        unescaped->append(text_.substr(run, q + 1 - run));
+        pos_ = q + 2;
+        run = pos_;
+        continue;
+      }
+      if (unescaped) {
+        unescaped->append(text_.substr(run, q - run));
+        fields.push_back(*unescaped);
+      } else {
+        fields.push_back(text_.substr(open + 1, q - open - 1));
+      }
+      pos_ = q + 1;
+      // After the closing quote: a delimiter, the end of the record, or the end of the block.
+      if (pos_ < text_.size() && text_[pos_] == '\r') ++pos_;
+      if (pos_ < text_.size() && text_[pos_] != delimiter_ && text_[pos_] != '\n') {
+        const char found = text_[pos_];
+        while (pos_ < text_.size() && text_[pos_] != '\n') ++pos_;
+        return fmt::format("unexpected character '{}' after the closing quote of field {}", found, fields.size());
+      }
+      return std::nullopt;
+    }
+  }
+
+  std::string_view text_;
+  char delimiter_;
+  size_t pos_ = 0;
+  std::deque<std::string> unescaped_;  // a deque: its elements never move, so views stay valid
+};
+
+class CsvParser : public Parser {
+ public:
+  explicit CsvParser(const CsvConfig& config) : config_(config) {
+    if (!config_.header) set_columns(config_.columns);
+  }
+
+  void prepare(Block& block) override {
+    if (block.offset == 0 && block.text().substr(0, kBom.size()) == kBom) advance(block, kBom.size());
+    if (schema_) return;
+    CsvReader reader(block.text(), config_.delimiter);
+    while (reader.skip_blank_line()) {
+    }
+    std::vector<std::string_view> fields;
+    std::vector<char> quoted;
+    if (reader.at_end()) {
+      advance(block, reader.position());
+      return;
+    }
+    if (auto error = reader.next(fields, quoted)) {
+      throw Error(ErrorCode::InvalidArgument,
+                  fmt::format("line {} (offset {}): malformed CSV header: {}", block.first_line, block.offset, *error));
+    }
+    std::vector<std::string> names = config_.columns;
+    if (names.empty()) {
+      for (size_t i = 0; i < fields.size(); ++i) {
+        names.push_back(fields[i].empty() ? fmt::format("column_{}", i + 1) : std::string(fields[i]));
+      }
+    }
+    std::set<std::string_view> seen;
+    for (const std::string& n : names) {
+      if (!seen.insert(n).second) {
+        throw Error(ErrorCode::InvalidArgument,
+                    fmt::format("line {}: the CSV header names the column '{}' twice", block.first_line, n));
+      }
+    }
+    set_columns(std::move(names));
+    advance(block, reader.position());
+  }
+
+  void parse(const Block& block, RecordBatch& out) const override {
+    out.schema = schema_;
+    if (!schema_) return;  // nothing but a header-less empty input
+    const size_t width = schema_->size();
+    const std::string_view text = block.text();
+    CsvReader reader(text, config_.delimiter);
+    std::vector<std::string_view> fields;
+    std::vector<char> quoted;
+    uint64_t line = block.first_line;
+    out.cells.reserve(width * (text.size() / 64 + 1));
+    while (!reader.at_end()) {
+      const size_t start = reader.position();
+      if (reader.skip_blank_line()) {
+        ++line;
+        continue;
+      }
+      const Origin origin{block.offset + start, line};
+      auto error = reader.next(fields, quoted);
+      const std::string_view record_text = text.substr(start, reader.position() - start);
+      line += static_cast<uint64_t>(std::count(record_text.begin(), record_text.end(), '\n'));
+      if (!error && fields.size() != width) {
+        error = fmt::format("expected {} fields, got {}", width, fields.size());
+      }
+      std::string bad_field;
+      if (!error) {
+        const size_t row_begin = out.cells.size();
+        for (size_t i = 0; i < width && !error; ++i) {
+          if (auto value = convert(i, fields[i], quoted[i])) {
+            out.cells.push_back(std::move(*value));
+          } else {
+            bad_field = schema_->names()[i];
+            error = fmt::format("expected {}, got '{}'", type_name(*types_[i]), fields[i]);
+          }
+        }
+        if (error) out.cells.resize(row_begin);
+      }
+      if (error) {
+        std::string_view clipped = record_text;
+        while (!clipped.empty() && (clipped.back() == '\n' || clipped.back() == '\r')) clipped.remove_suffix(1);
+        out.rejections.push_back({*error, std::move(bad_field), origin, std::string(clipped.substr(0, 256))});
+        continue;
+      }
+      out.origins.push_back(origin);
+    }
+  }
+
+ private:
+  static void advance(Block& block, size_t n) {
+    const std::string_view skipped = block.text().substr(0, n);
+    block.first_line += static_cast<uint64_t>(std::count(skipped.begin(), skipped.end(), '\n'));
+    block.offset += n;
+    block.begin += n;
+  }
+
+  void set_columns(std::vector<std::string> names) {
+    types_.clear();
+    for (const std::string& name : names) {
+      auto it = config_.types.find(name);
+      types_.push_back(it == config_.types.end() ? std::nullopt : std::optional<ValueType>(it->second));
+    }
+    schema_ = std::make_shared<const Schema>(std::move(names));
+  }
+
+  std::optional<Value> convert(size_t column, std::string_view text, bool quoted) const {
+    if (text.empty() && !quoted) return Value{};  // an empty unquoted field is null
+    if (types_[column]) return convert_text(text, *types_[column]);
+    if (config_.infer_types && !quoted) return infer_value(text);
+    return Value{std::string(text)};
+  }
+
+  const CsvConfig& config_;
+  SchemaPtr schema_;
+  std::vector<std::optional<ValueType>> types_;  // per column; nullopt = untyped
+};
+
+}  // namespace
+
+CsvConfig CsvConfig::from_yaml(const config::Node& node) {
+  node.expect_keys({"type", "header", "columns", "delimiter", "types", "infer_types"}, "stage 'csv'");
+  CsvConfig config;
+  config.header = node.bool_or("header", true);
+  if (auto columns = node.get("columns")) config.columns = columns->as_string_list();
+  if (!config.header && config.columns.empty()) {
+    node.fail("stage 'csv' needs `columns` when `header: false`");
+  }
+  if (auto delimiter = node.get("delimiter")) {
+    const std::string d = delimiter->as_string();
+    if (d.size() != 1 || d == "\"" || d == "\n" || d == "\r") {
+      delimiter->fail(fmt::format("delimiter must be a single character other than a quote or newline, got '{}'", d));
+    }
+    config.delimiter = d[0];
+  }
+  if (auto types = node.get("types")) {
+    for (const auto& [name, type_node] : types->entries()) {
+      auto type = parse_type_name(type_node.as_string());
+      if (!type) type_node.fail(fmt::format("unknown type '{}' for column '{}' (int, double, bool or string)",
+                                            type_node.as_string(), name));
+      config.types[name] = *type;
+    }
+  }
+  config.infer_types = node.bool_or("infer_types", false);
+  return config;
+}
+
+CsvParseStage::CsvParseStage(CsvConfig config) : config_(std::move(config)) {}
+
+std::unique_ptr<Parser> CsvParseStage::start_stream() const { return std::make_unique<CsvParser>(config_); }
+
+void register_csv_parse(StageRegistry& registry) {
+  registry.add("csv", StageKind::Parse, "RFC 4180 CSV with a header row or declared columns",
+               [](const config::Node& node) -> StagePtr {
+                 return std::make_shared<const CsvParseStage>(CsvConfig::from_yaml(node));
+               });
+}
+
+}  // namespace sluice::pipeline

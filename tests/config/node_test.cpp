@@ -1,0 +1,65 @@
+#include "config/node.h"
+
+#include <gtest/gtest.h>
+
+namespace sluice::config {
+namespace {
+
+ConfigError error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const ConfigError& e) {
+    return e;
+  }
+  ADD_FAILURE() << "expected a ConfigError";
+  return ConfigError("", 0, 0, "");
+}
+
+TEST(ConfigNode, MalformedYamlNamesLineAndColumn) {
+  const ConfigError e = error_of([] { load_string("a: 1\nb: [1, 2\nc: 3\n", "bad.yaml"); });
+  EXPECT_EQ(e.file(), "bad.yaml");
+  EXPECT_EQ(e.line(), 3);
+  EXPECT_GT(e.column(), 0);
+  EXPECT_EQ(std::string(e.what()).rfind("bad.yaml:3:", 0), 0u) << e.what();
+}
+
+TEST(ConfigNode, UnknownKeyIsRejectedAtItsPosition) {
+  const Node root = load_string("server:\n  listen: x\n  lissen: y\n", "c.yaml");
+  const ConfigError e = error_of([&] { root.require("server", "config").expect_keys({"listen"}, "server"); });
+  EXPECT_EQ(e.line(), 3);
+  EXPECT_EQ(e.column(), 3);
+  EXPECT_NE(e.message().find("unknown key 'lissen'"), std::string::npos) << e.message();
+  EXPECT_NE(e.message().find("listen"), std::string::npos);
+}
+
+TEST(ConfigNode, DuplicateKeyIsRejected) {
+  const Node root = load_string("a: 1\na: 2\n", "d.yaml");
+  EXPECT_THROW(root.expect_keys({"a"}, "root"), ConfigError);
+}
+
+TEST(ConfigNode, TypedGettersNameTheBadValue) {
+  const Node root = load_string("n: abc\nsize: 8MiB\nflag: maybe\n", "t.yaml");
+  const ConfigError e = error_of([&] { root.require("n", "root").as_int(); });
+  EXPECT_EQ(e.line(), 1);
+  EXPECT_EQ(e.column(), 4);
+  EXPECT_NE(e.message().find("'abc'"), std::string::npos);
+  EXPECT_EQ(root.require("size", "root").as_bytes(), 8u << 20);
+  EXPECT_THROW(root.require("flag", "root").as_bool(), ConfigError);
+}
+
+TEST(ConfigNode, ByteSizesAcceptUnits) {
+  EXPECT_EQ(load_string("65536").as_bytes(), 65536u);
+  EXPECT_EQ(load_string("64KiB").as_bytes(), 65536u);
+  EXPECT_EQ(load_string("1.5 KB").as_bytes(), 1500u);
+  EXPECT_THROW(load_string("lots").as_bytes(), ConfigError);
+}
+
+TEST(ConfigNode, ErrorInsideAScalarPointsAtTheCharacter) {
+  const Node root = load_string("where: status >= oops\n", "e.yaml");
+  const ConfigError e = error_of([&] { root.require("where", "root").fail_at(10, "bad"); });
+  EXPECT_EQ(e.line(), 1);
+  EXPECT_EQ(e.column(), 18);
+}
+
+}  // namespace
+}  // namespace sluice::config

@@ -1,0 +1,166 @@
+#include "core/framing.h"
+
+#include <random>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+
+namespace sluice {
+namespace {
+
+struct Framed {
+  std::vector<std::string> blocks;
+  std::vector<uint64_t> offsets;
+  std::vector<uint64_t> lines;
+};
+
+Framed frame_all(const std::string& input, size_t chunk_size, Framing framing, size_t max_record = 1 << 20) {
+  RecordFramer framer(framing, max_record);
+  std::vector<Block> out;
+  for (size_t pos = 0; pos < input.size(); pos += chunk_size) framer.push(input.substr(pos, chunk_size), out);
+  if (auto last = framer.finish()) out.push_back(std::move(*last));
+  Framed f;
+  for (const Block& b : out) {
+    f.blocks.emplace_back(b.text());
+    f.offsets.push_back(b.offset);
+    f.lines.push_back(b.first_line);
+  }
+  return f;
+}
+
+// Every block must hold whole records: it ends at a record end (or the end of input).
+void expect_whole_records(const Framed& f, const std::string& input) {
+  std::string joined;
+  for (size_t i = 0; i < f.blocks.size(); ++i) {
+    EXPECT_EQ(f.offsets[i], joined.size()) << "block " << i;
+    joined += f.blocks[i];
+    if (i + 1 < f.blocks.size()) {
+      EXPECT_EQ(f.blocks[i].back(), '\n') << "block " << i << " cuts a record";
+    }
+  }
+  EXPECT_EQ(joined, input);
+}
+
+TEST(Framing, LinesAreReassembledForEveryChunkSize) {
+  const std::string input = "alpha\nbeta\n\ngamma delta\nlast-without-newline";
+  for (size_t chunk : {1, 2, 3, 5, 7, 64, 4096}) {
+    SCOPED_TRACE(chunk);
+    expect_whole_records(frame_all(input, chunk, Framing::lines()), input);
+  }
+}
+
+TEST(Framing, BlockLineNumbersCountEveryNewlineBefore) {
+  const std::string input = "a\nb\nc\nd\n";
+  const Framed f = frame_all(input, 3, Framing::lines());
+  uint64_t expected_line = 1;
+  for (size_t i = 0; i < f.blocks.size(); ++i) {
+    EXPECT_EQ(f.lines[i], expected_line);
+    expected_line += std::count(f.blocks[i].begin(), f.blocks[i].end(), '\n');
+  }
+  EXPECT_EQ(expected_line, 5u);
+}
+
+TEST(Framing, CsvNewlineInsideQuotesDoesNotEndARecord) {
+  const std::string input = "id,text\n1,\"two\nlines\"\n2,\"a \"\"quoted\"\"\nword\"\n3,plain\n";
+  for (size_t chunk = 1; chunk <= input.size(); ++chunk) {
+    SCOPED_TRACE(chunk);
+    const Framed f = frame_all(input, chunk, Framing::csv(','));
+    expect_whole_records(f, input);
+    for (const std::string& block : f.blocks) {
+      // A block may only start at a record start: never inside the quoted text.
+      EXPECT_NE(block.rfind("lines\"", 0), 0u);
+      EXPECT_NE(block.rfind("word\"", 0), 0u);
+    }
+  }
+}
+
+TEST(Framing, RandomCsvSplitAnywhereCutsOnlyAtRecordEnds) {
+  std::mt19937 rng(7);
+  const std::string quoted_alphabet = "ab,\"\n\r";
+  for (int round = 0; round < 300; ++round) {
+    // Records built field by field, so the true record ends are known.
+    std::string input;
+    std::set<size_t> record_ends;
+    const size_t records = 1 + rng() % 8;
+    for (size_t r = 0; r < records; ++r) {
+      const size_t fields = 1 + rng() % 4;
+      for (size_t f = 0; f < fields; ++f) {
+        if (f) input += ',';
+        if (rng() % 2) {
+          input += '"';
+          for (size_t i = rng() % 6; i > 0; --i) {
+            const char c = quoted_alphabet[rng() % quoted_alphabet.size()];
+            input += c == '"' ? std::string("\"\"") : std::string(1, c);
+          }
+          input += '"';
+        } else {
+          for (size_t i = rng() % 5; i > 0; --i) input += "ab"[rng() % 2];
+        }
+      }
+      input += '\n';
+      record_ends.insert(input.size());
+    }
+    const size_t chunk = 1 + rng() % 40;
+    SCOPED_TRACE(testing::Message() << "round " << round << " chunk " << chunk << " input " << input);
+    const Framed f = frame_all(input, chunk, Framing::csv(','));
+    expect_whole_records(f, input);
+    for (size_t i = 0; i < f.blocks.size(); ++i) {
+      EXPECT_TRUE(record_ends.count(f.offsets[i] + f.blocks[i].size())) << "block " << i << " ends mid-record";
+    }
+  }
+}
+
+TEST(Framing, RecordLongerThanTheLimitIsAnErrorNamingItsOffset) {
+  RecordFramer framer(Framing::lines(), 10);
+  std::vector<Block> out;
+  framer.push("ok\n", out);
+  try {
+    framer.push("this record is far too long", out);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("offset 3"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("line 2"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Framing, StrayQuoteInsideAnUnquotedFieldDoesNotSwallowTheInput) {
+  const std::string input = "a,b\nab\"c,1\nok,2\n\"x\"\"\n\",3\nlast,4\n";
+  for (size_t chunk = 1; chunk <= input.size(); ++chunk) {
+    SCOPED_TRACE(chunk);
+    const Framed f = frame_all(input, chunk, Framing::csv(','));
+    expect_whole_records(f, input);
+    // Record ends: after "a,b", "ab\"c,1", "ok,2", the quoted field with "" and a newline, "last,4".
+    size_t record_ends = 0;
+    for (const auto& block : f.blocks) record_ends += block.back() == '\n' ? 1 : 0;
+    EXPECT_GE(record_ends, 1u);
+    std::string joined;
+    for (const auto& block : f.blocks) joined += block;
+    EXPECT_EQ(joined, input);
+    for (const auto& block : f.blocks) EXPECT_NE(block.rfind("\",3", 0), 0u) << "split inside the quoted field";
+  }
+}
+
+TEST(Framing, InputEndingInsideQuotesIsAnError) {
+  RecordFramer framer(Framing::csv(','), 1 << 20);
+  std::vector<Block> out;
+  framer.push("a,\"open\n", out);
+  EXPECT_THROW(framer.finish(), Error);
+}
+
+TEST(Framing, BulkOfAChunkIsNotCopied) {
+  RecordFramer framer(Framing::lines(), 1 << 20);
+  std::vector<Block> out;
+  std::string chunk = "first\nsecond\nthird\npartial";
+  const char* data = chunk.data();
+  framer.push(std::move(chunk), out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].text(), "first\nsecond\nthird\n");
+  EXPECT_EQ(out[0].buffer.data(), data);  // the chunk's own buffer, moved
+  EXPECT_EQ(framer.carried_bytes(), 7u);
+}
+
+}  // namespace
+}  // namespace sluice

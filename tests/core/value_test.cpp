@@ -1,0 +1,46 @@
+#include "core/value.h"
+
+#include <gtest/gtest.h>
+
+namespace sluice {
+namespace {
+
+TEST(Value, InferenceTriesIntThenDoubleThenBoolThenString) {
+  EXPECT_EQ(infer_value("42"), Value{int64_t{42}});
+  EXPECT_EQ(infer_value("-7"), Value{int64_t{-7}});
+  EXPECT_EQ(infer_value("2.5"), Value{2.5});
+  EXPECT_EQ(infer_value("1e3"), Value{1000.0});
+  EXPECT_EQ(infer_value("true"), Value{true});
+  EXPECT_EQ(infer_value("12ab"), Value{std::string("12ab")});
+  EXPECT_TRUE(is_null(infer_value("")));
+}
+
+TEST(Value, StrictConversionRejectsPartialNumbers) {
+  EXPECT_FALSE(parse_int("12 "));
+  EXPECT_FALSE(parse_int("1.0"));
+  EXPECT_FALSE(parse_int("99999999999999999999"));
+  EXPECT_EQ(parse_int("+5"), 5);
+  EXPECT_FALSE(parse_double("1.2.3"));
+  EXPECT_FALSE(convert_text("abc", ValueType::Int));
+  EXPECT_EQ(convert_text("3", ValueType::Double), Value{3.0});
+}
+
+TEST(Value, IntsAndDoublesCompareAndHashNumerically) {
+  EXPECT_EQ(compare_values(Value{int64_t{2}}, Value{2.0}), 0);
+  EXPECT_EQ(ValueHash{}(Value{int64_t{2}}), ValueHash{}(Value{2.0}));
+  EXPECT_LT(compare_values(Value{int64_t{2}}, Value{2.5}), 0);
+  EXPECT_LT(compare_values(Value{}, Value{false}), 0);
+  EXPECT_LT(compare_values(Value{true}, Value{int64_t{0}}), 0);
+  EXPECT_LT(compare_values(Value{int64_t{9}}, Value{std::string("0")}), 0);
+  EXPECT_GT(compare_values(Value{std::string("b")}, Value{std::string("a")}), 0);
+}
+
+TEST(Value, DisplayIsPlain) {
+  EXPECT_EQ(to_display(Value{}), "null");
+  EXPECT_EQ(to_display(Value{0.5}), "0.5");
+  EXPECT_EQ(to_display(Value{int64_t{-3}}), "-3");
+  EXPECT_EQ(to_display(Value{std::string("x")}), "x");
+}
+
+}  // namespace
+}  // namespace sluice

@@ -1,0 +1,107 @@
+#include "pipeline/stages/csv_parse.h"
+
+#include <gtest/gtest.h>
+
+#include "support/pipeline_harness.h"
+
+namespace sluice::pipeline {
+namespace {
+
+using sluice::testing::pipeline_from_yaml;
+using sluice::testing::run_chunked;
+
+// A pass-through pipeline: csv only, so the parsed records are the result.
+PipelinePtr csv_pipeline(const std::string& options = "", const std::string& policy = "skip") {
+  return pipeline_from_yaml("on_error: " + policy + "\nstages:\n  - type: csv\n" + options);
+}
+
+std::vector<std::vector<Value>> all_rows(const std::vector<ResultBatch>& results) {
+  std::vector<std::vector<Value>> rows;
+  for (const auto& r : results) rows.insert(rows.end(), r.rows.begin(), r.rows.end());
+  return rows;
+}
+
+TEST(CsvParse, QuotedFieldsEscapesAndEmbeddedNewlinesForEveryChunkSize) {
+  const std::string input =
+      "\xEF\xBB\xBFid,text,n\r\n"
+      "1,\"a, b\",10\r\n"
+      "2,\"say \"\"hi\"\"\",20\n"
+      "3,\"two\nlines\",\n"
+      "4,plain,40";
+  const auto pipeline = csv_pipeline("    types: {id: int, n: int}\n");
+  for (size_t chunk : {1, 2, 3, 7, 64, 4096}) {
+    SCOPED_TRACE(chunk);
+    const auto run = run_chunked(pipeline, input, chunk);
+    ASSERT_EQ(run.results.size() > 0, true);
+    EXPECT_EQ(run.results[0].columns, (std::vector<std::string>{"id", "text", "n"}));
+    const auto rows = all_rows(run.results);
+    ASSERT_EQ(rows.size(), 4u);
+    EXPECT_EQ(rows[0][1], Value{std::string("a, b")});
+    EXPECT_EQ(rows[1][1], Value{std::string("say \"hi\"")});
+    EXPECT_EQ(rows[2][1], Value{std::string("two\nlines")});
+    EXPECT_TRUE(is_null(rows[2][2]));
+    EXPECT_EQ(rows[3][2], Value{int64_t{40}});
+    EXPECT_EQ(run.summary.counters.records_in, 4u);
+  }
+}
+
+TEST(CsvParse, WrongFieldCountAndBadTypesAreRejectedWithLineAndField) {
+  const std::string input = "a,b\n1,2\n3\nx,4\n5,6\n";
+  const auto run = run_chunked(csv_pipeline("    types: {a: int}\n", "dead_letter"), input, 3);
+  EXPECT_EQ(all_rows(run.results).size(), 2u);
+  const auto& c = run.summary.counters;
+  EXPECT_EQ(c.records_in, 4u);
+  EXPECT_EQ(c.records_rejected, 2u);
+  ASSERT_EQ(run.summary.dead_letters.size(), 2u);
+  EXPECT_EQ(run.summary.dead_letters[0].origin.line, 3u);
+  EXPECT_EQ(run.summary.dead_letters[0].origin.offset, 8u);
+  EXPECT_EQ(run.summary.dead_letters[0].reason, "expected 2 fields, got 1");
+  EXPECT_EQ(run.summary.dead_letters[1].field, "a");
+  EXPECT_EQ(run.summary.dead_letters[1].record, "x,4");
+  EXPECT_EQ(run.summary.dead_letters[1].origin.line, 4u);
+}
+
+TEST(CsvParse, FailPolicyFailsTheStreamNamingLineOffsetAndField) {
+  const std::string input = "a,b\n1,2\nx,4\n";
+  try {
+    run_chunked(csv_pipeline("    types: {a: int}\n", "fail"), input, 5);
+    FAIL() << "expected the stream to fail";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+    const std::string m = e.what();
+    EXPECT_NE(m.find("line 3"), std::string::npos) << m;
+    EXPECT_NE(m.find("offset 8"), std::string::npos) << m;
+    EXPECT_NE(m.find("field 'a'"), std::string::npos) << m;
+  }
+}
+
+TEST(CsvParse, DeclaredColumnsWithoutHeaderAndCustomDelimiter) {
+  const auto run = run_chunked(csv_pipeline("    header: false\n    columns: [k, v]\n    delimiter: \"\\t\"\n"
+                                            "    infer_types: true\n"),
+                               "x\t1\ny\t2.5\n", 4);
+  const auto rows = all_rows(run.results);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0][1], Value{int64_t{1}});
+  EXPECT_EQ(rows[1][1], Value{2.5});
+}
+
+TEST(CsvParse, BlankLinesAreSkippedAndDuplicateHeaderFails) {
+  EXPECT_EQ(all_rows(run_chunked(csv_pipeline(), "a\n\n1\n\r\n2\n", 2).results).size(), 2u);
+  EXPECT_THROW(run_chunked(csv_pipeline(), "a,a\n1,2\n", 64), Error);
+}
+
+TEST(CsvParse, MalformedQuotingIsRejectedNotGuessed) {
+  const auto run = run_chunked(csv_pipeline("", "dead_letter"), "a,b\n\"x\"y,1\nab\"c,2\nok,3\n", 64);
+  EXPECT_EQ(all_rows(run.results).size(), 1u);
+  EXPECT_EQ(run.summary.counters.records_rejected, 2u);
+}
+
+TEST(CsvParse, ConfigErrorsNameTheKey) {
+  EXPECT_THROW(csv_pipeline("    header: false\n"), config::ConfigError);          // no columns
+  EXPECT_THROW(csv_pipeline("    delimiter: ab\n"), config::ConfigError);
+  EXPECT_THROW(csv_pipeline("    types: {a: integerish}\n"), config::ConfigError);
+  EXPECT_THROW(csv_pipeline("    quoting: none\n"), config::ConfigError);
+}
+
+}  // namespace
+}  // namespace sluice::pipeline

@@ -1,0 +1,159 @@
+#include "pipeline/engine.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "support/access_log.h"
+#include "support/pipeline_harness.h"
+
+namespace sluice::pipeline {
+namespace {
+
+using namespace sluice::testing;
+
+std::map<std::pair<std::string, int64_t>, std::pair<int64_t, int64_t>> as_map(const ResultBatch& r) {
+  std::map<std::pair<std::string, int64_t>, std::pair<int64_t, int64_t>> out;
+  for (const auto& row : r.rows) {
+    out[{std::get<std::string>(row[0]), std::get<int64_t>(row[1])}] = {std::get<int64_t>(row[2]),
+                                                                        std::get<int64_t>(row[3])};
+  }
+  return out;
+}
+
+TEST(Engine, EveryChunkSizeGivesTheIndependentlyComputedAggregates) {
+  const auto records = make_access_records(3000, 1);
+  const std::string csv = to_csv(records);
+  const auto expected = expected_error_aggregates(records);
+  const auto pipeline = pipeline_from_yaml(kErrorsPipelineYaml);
+  for (size_t chunk : {size_t{1}, size_t{2}, size_t{3}, size_t{7}, size_t{64}, size_t{4096}, csv.size()}) {
+    SCOPED_TRACE(chunk);
+    const auto run = run_chunked(pipeline, csv, chunk);
+    ASSERT_EQ(run.results.size(), 1u);
+    EXPECT_EQ(as_map(run.results[0]), expected);
+    const Counters& c = run.summary.counters;
+    EXPECT_EQ(c.records_in, records.size());
+    EXPECT_EQ(c.records_in, c.records_out + c.records_filtered + c.records_rejected);
+    EXPECT_EQ(c.bytes_in, csv.size());
+  }
+}
+
+TEST(Engine, InFlightChunksNeverExceedTheBudget) {
+  const std::string csv = to_csv(make_access_records(20000, 2));
+  const auto pipeline = pipeline_from_yaml(kErrorsPipelineYaml);
+  StreamLimits limits;
+  limits.max_chunks_in_flight = 3;
+  size_t peak = 0;
+  {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    Stream* stream_ptr = nullptr;
+    Stream::Callbacks callbacks;
+    callbacks.on_result = [&](ResultBatch&&) { stream_ptr->result_consumed(); };
+    callbacks.on_room = [&] {
+      std::lock_guard lock(mu);
+      cv.notify_all();
+    };
+    callbacks.on_finish = [&](const Status& s) {
+      EXPECT_TRUE(s.ok()) << s.message;
+      std::lock_guard lock(mu);
+      done = true;
+      cv.notify_all();
+    };
+    Stream stream(pipeline, limits, callbacks);
+    stream_ptr = &stream;
+    for (size_t pos = 0; pos < csv.size(); pos += 512) {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return stream.has_room(); });
+      lock.unlock();
+      stream.push(csv.substr(pos, 512));
+      EXPECT_LE(stream.chunks_in_flight(), limits.max_chunks_in_flight);
+    }
+    stream.finish();
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return done; });
+    peak = stream.peak_chunks_in_flight();
+  }
+  EXPECT_LE(peak, limits.max_chunks_in_flight);
+  EXPECT_GE(peak, 1u);
+}
+
+TEST(Engine, CancelStopsTheStreamAndReportsTheStatusOnce) {
+  const auto pipeline = pipeline_from_yaml(kErrorsPipelineYaml);
+  std::atomic<int> finishes{0};
+  Status reported;
+  Stream::Callbacks callbacks;
+  callbacks.on_result = [](ResultBatch&&) { ADD_FAILURE() << "a cancelled stream must not emit its aggregate"; };
+  callbacks.on_finish = [&](const Status& s) {
+    ++finishes;
+    reported = s;
+  };
+  Stream stream(pipeline, {}, callbacks);
+  stream.push("country,status,bytes,agent\nUS,404,1,x\n");
+  stream.cancel({ErrorCode::Cancelled, "client went away"});
+  stream.finish();  // ignored after cancel
+  stream.push("more");
+  stream.close();
+  EXPECT_EQ(finishes.load(), 1);
+  EXPECT_EQ(reported.code, ErrorCode::Cancelled);
+  EXPECT_FALSE(stream.has_room());
+}
+
+TEST(Engine, PendingResultsBoundStopsRoom) {
+  // Without an aggregate every block's records are a result; unconsumed results close the budget.
+  const auto pipeline = pipeline_from_yaml("stages:\n  - type: csv\n");
+  StreamLimits limits;
+  limits.max_pending_results = 2;
+  std::mutex mu;
+  std::condition_variable cv;
+  int results = 0;
+  Stream::Callbacks callbacks;
+  callbacks.on_result = [&](ResultBatch&&) {
+    std::lock_guard lock(mu);
+    ++results;
+    cv.notify_all();
+  };
+  callbacks.on_finish = [](const Status&) {};
+  Stream stream(pipeline, limits, callbacks);
+  stream.push("a\n1\n");
+  stream.push("2\n");
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return results == 2; });
+  }
+  EXPECT_FALSE(stream.has_room());  // two results are waiting to be consumed
+  stream.result_consumed();
+  EXPECT_TRUE(stream.has_room());
+}
+
+TEST(Engine, RecordLongerThanMaxRecordBytesFailsLoudly) {
+  const auto pipeline = pipeline_from_yaml("max_record_bytes: 16\nstages:\n  - type: csv\n");
+  try {
+    run_chunked(pipeline, "a\n" + std::string(100, 'x') + "\n", 8);
+    FAIL() << "expected failure";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("max_record_bytes"), std::string::npos);
+  }
+}
+
+TEST(Engine, ConcurrentStreamsAreIndependent) {
+  const auto pipeline = pipeline_from_yaml(kErrorsPipelineYaml);
+  std::vector<std::thread> threads;
+  std::atomic<int> correct{0};
+  for (uint32_t seed = 0; seed < 8; ++seed) {
+    threads.emplace_back([&, seed] {
+      const auto records = make_access_records(2000, 100 + seed);
+      const auto run = run_chunked(pipeline, to_csv(records), 100 + seed * 37);
+      if (run.results.size() == 1 && as_map(run.results[0]) == expected_error_aggregates(records)) ++correct;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(correct.load(), 8);
+}
+
+}  // namespace
+}  // namespace sluice::pipeline

@@ -1,0 +1,39 @@
+#pragma once
+// Test helpers: build pipelines from inline YAML and run inputs through them in chunks.
+#include <string>
+#include <vector>
+
+#include "config/node.h"
+#include "pipeline/engine.h"
+#include "pipeline/pipeline.h"
+
+namespace sluice::testing {
+
+inline pipeline::PipelinePtr pipeline_from_yaml(const std::string& yaml,
+                                               const pipeline::StageRegistry& registry =
+                                                   pipeline::StageRegistry::with_builtins()) {
+  return pipeline::build_pipeline("test", config::load_string(yaml, "test.yaml"), registry);
+}
+
+struct RunResult {
+  std::vector<ResultBatch> results;
+  pipeline::Summary summary;
+};
+
+inline RunResult run_chunked(const pipeline::PipelinePtr& pipeline, const std::string& input, size_t chunk_size,
+                             pipeline::StreamLimits limits = {}) {
+  RunResult out;
+  size_t pos = 0;
+  out.summary = pipeline::run_stream(
+      pipeline, limits,
+      [&](std::string& chunk) {
+        if (pos >= input.size()) return false;
+        chunk = input.substr(pos, chunk_size);
+        pos += chunk.size();
+        return true;
+      },
+      [&](ResultBatch&& batch) { out.results.push_back(std::move(batch)); });
+  return out;
+}
+
+}  // namespace sluice::testing
