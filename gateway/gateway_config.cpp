@@ -33,7 +33,7 @@ pipeline::StreamLimits parse_stream_limits(const config::Node& node) {
 
 ServerOptions parse_server_options(const config::Node& node) {
   node.expect_keys({"listen", "data_dir", "max_message_bytes", "max_concurrent_streams", "max_memory_bytes",
-                    "file_chunk_bytes", "max_upload_result_rows", "stream_limits"},
+                    "file_chunk_bytes", "max_upload_result_rows", "stream_limits", "compression"},
                    "server");
   ServerOptions options;
   options.listen = node.string_or("listen", options.listen);
@@ -49,6 +49,19 @@ ServerOptions parse_server_options(const config::Node& node) {
   if (auto n = node.get("file_chunk_bytes")) options.file_chunk_bytes = positive_bytes(*n);
   if (auto n = node.get("max_upload_result_rows")) options.max_upload_result_rows = positive_bytes(*n);
   if (auto n = node.get("stream_limits")) options.stream_limits = parse_stream_limits(*n);
+  if (auto n = node.get("compression")) {
+    const std::string c = n->as_string();
+    if (c != "none" && c != "gzip") n->fail(fmt::format("compression must be none or gzip, got '{}'", c));
+    options.gzip = c == "gzip";
+  }
+  // Every stream may hold its budget plus one message being read: all of them together must fit.
+  const uint64_t worst_case = uint64_t{options.max_concurrent_streams} *
+                              (options.stream_limits.max_bytes_in_flight + options.max_message_bytes);
+  if (worst_case > options.max_memory_bytes) {
+    node.fail(fmt::format("max_concurrent_streams x (stream_limits.max_bytes_in_flight + max_message_bytes) = {} "
+                          "bytes exceeds max_memory_bytes ({}); lower a limit or raise max_memory_bytes",
+                          worst_case, options.max_memory_bytes));
+  }
   if (options.file_chunk_bytes > options.max_message_bytes) {
     node.require("file_chunk_bytes", "server").fail("file_chunk_bytes cannot exceed max_message_bytes");
   }

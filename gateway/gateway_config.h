@@ -15,7 +15,8 @@ struct ServerOptions {
   std::string data_dir;                          // root for ProcessFile paths; empty = disabled
   uint64_t max_message_bytes = 4u << 20;         // per message, both directions
   uint32_t max_concurrent_streams = 64;          // streaming calls at once; more get RESOURCE_EXHAUSTED
-  uint64_t max_memory_bytes = 512u << 20;        // gRPC's ResourceQuota for the whole server
+  uint64_t max_memory_bytes = 1u << 30;          // gRPC's ResourceQuota, and the bound on all streams' budgets
+  bool gzip = false;                             // compress responses
   uint64_t file_chunk_bytes = 64u << 10;         // ProcessFile's default read size
   uint64_t max_upload_result_rows = 100000;      // Upload holds results until the end; cap them
   pipeline::StreamLimits stream_limits;          // per-stream in-flight budget

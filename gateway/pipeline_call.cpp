@@ -38,6 +38,35 @@ std::optional<std::filesystem::path> resolve_inside(const std::string& data_dir,
 
 }  // namespace
 
+void GatewayState::stream_closed() {
+  {
+    std::lock_guard lock(mu_);
+    --active_streams;
+  }
+  changed_.notify_all();
+}
+
+void GatewayState::note_stream_started() {
+  {
+    std::lock_guard lock(mu_);
+    ++streams_started;
+  }
+  changed_.notify_all();
+}
+
+void GatewayState::note_read_pause() {
+  {
+    std::lock_guard lock(mu_);
+    ++read_pauses;
+  }
+  changed_.notify_all();
+}
+
+bool GatewayState::wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  return changed_.wait_for(lock, timeout, condition);
+}
+
 PipelineCall::PipelineCall(GatewayState& state, grpc::CallbackServerContext* context, Io io,
                            v1::Summary* upload_response)
     : state_(state), context_(context), io_(std::move(io)), upload_response_(upload_response) {}
@@ -45,7 +74,7 @@ PipelineCall::PipelineCall(GatewayState& state, grpc::CallbackServerContext* con
 PipelineCall::~PipelineCall() {
   if (stream_) stream_->close();  // drains the graph while the state its callbacks use is intact
   if (file_) std::fclose(file_);
-  if (admitted_) --state_.active_streams;
+  if (admitted_) state_.stream_closed();
 }
 
 bool PipelineCall::admit() {
@@ -81,7 +110,7 @@ Status PipelineCall::open_stream(const std::string& pipeline_name, const std::st
     std::lock_guard lock(mu_);
     stream_ = std::move(stream);
   }
-  ++state_.streams_started;
+  state_.note_stream_started();
   spdlog::info("stream start pipeline={} input={} peer={}", pipeline_name, label.empty() ? "-" : label,
                context_->peer());
   return Status::Ok();
@@ -123,10 +152,12 @@ void PipelineCall::on_read_done(bool ok) {
       reading_ = false;
       input_done_ = true;
     }
-    // The client half-closed (or the call broke, which on_cancel reports).
+    // The client half-closed, or the call broke: then on_cancel reports it, and the input must
+    // not be finished as if it were complete.
+    if (context_->IsCancelled()) return;
     if (stream) {
       stream->finish();
-    } else if (!context_->IsCancelled()) {
+    } else {
       complete({ErrorCode::InvalidArgument, "the input ended before its StreamHeader"});
     }
     return;
@@ -264,11 +295,19 @@ void PipelineCall::continue_input() {
 }
 
 void PipelineCall::maybe_read() {
+  bool paused = false;
   {
     std::lock_guard lock(mu_);
     if (reading_ || input_done_ || final_status_) return;
-    if (stream_ && !stream_->has_room()) return;  // paused: the graph's on_room resumes us
-    reading_ = true;
+    if (stream_ && !stream_->has_room()) {
+      paused = true;  // the graph's on_room (or a finished write) resumes reading
+    } else {
+      reading_ = true;
+    }
+  }
+  if (paused) {
+    state_.note_read_pause();
+    return;
   }
   io_.start_read(&request_);
 }

@@ -11,6 +11,8 @@
 // callbacks may run on different threads; the mutex guards the call's state, and no gRPC or
 // stream operation is started while holding it.
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <deque>
 #include <functional>
@@ -26,7 +28,7 @@
 
 namespace sluice::gateway {
 
-// Server-wide state shared by every call.
+// Server-wide state shared by every call, and the counters tests and metrics read.
 struct GatewayState {
   explicit GatewayState(GatewayConfig c) : config(std::move(c)) {}
   const GatewayConfig config;
@@ -34,7 +36,19 @@ struct GatewayState {
   std::atomic<uint64_t> streams_started{0};
   std::atomic<uint64_t> streams_failed{0};
   std::atomic<uint64_t> bytes_in{0};
-  std::atomic<size_t> peak_chunks_in_flight{0};  // highest any stream reached (tests read it)
+  std::atomic<uint64_t> read_pauses{0};           // times a stream stopped reading for lack of room
+  std::atomic<size_t> peak_chunks_in_flight{0};  // highest any stream reached
+
+  // A call that was admitted has ended and freed its stream.
+  void stream_closed();
+  void note_stream_started();
+  void note_read_pause();
+  // Waits until `condition` (over the counters above) holds; false if `timeout` passes first.
+  bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
 };
 
 class PipelineCall {

@@ -20,6 +20,7 @@ Server::Server(GatewayConfig config) : state_(std::move(config)), service_(state
   grpc::ResourceQuota quota("sluice");
   quota.Resize(options.max_memory_bytes);
   builder.SetResourceQuota(quota);
+  if (options.gzip) builder.SetDefaultCompressionAlgorithm(GRPC_COMPRESS_GZIP);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, static_cast<int>(options.max_concurrent_streams));
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {

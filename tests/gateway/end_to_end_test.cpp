@@ -4,9 +4,8 @@
 
 #include <gtest/gtest.h>
 
-#include "gateway/client.h"
-#include "gateway/server.h"
 #include "support/access_log.h"
+#include "support/gateway_harness.h"
 
 namespace sluice::gateway {
 namespace {
@@ -40,26 +39,11 @@ class Gateway : public ::testing::Test {
                              indent(kErrorsPipelineYaml, "    ") +
                              "  strict:\n    on_error: fail\n    stages:\n      - type: csv\n        types: {n: int}\n"
                              "  records:\n    stages:\n      - type: csv\n";
-    server_ = std::make_unique<Server>(
-        load_gateway_config(config::load_string(yaml, "e2e.yaml"), pipeline::StageRegistry::with_builtins()));
-    client_ = std::make_unique<Client>(Client::connect("127.0.0.1:" + std::to_string(server_->port())));
+    gateway_ = std::make_unique<TestGateway>(yaml);
+    client_ = &gateway_->client();
   }
 
-  static ChunkSource chunks_of(const std::string& data, size_t size) {
-    auto pos = std::make_shared<size_t>(0);
-    return [data, size, pos](std::string& chunk) {
-      if (*pos >= data.size()) return false;
-      chunk = data.substr(*pos, size);
-      *pos += chunk.size();
-      return true;
-    };
-  }
-
-  static v1::StreamHeader header(const std::string& pipeline) {
-    v1::StreamHeader h;
-    h.set_pipeline(pipeline);
-    return h;
-  }
+  static v1::StreamHeader header(const std::string& pipeline) { return header_for(pipeline); }
 
   static std::map<std::pair<std::string, int64_t>, std::pair<int64_t, int64_t>> as_map(const v1::ResultBatch& batch) {
     std::map<std::pair<std::string, int64_t>, std::pair<int64_t, int64_t>> out;
@@ -81,8 +65,8 @@ class Gateway : public ::testing::Test {
   }
 
   std::string data_dir_;
-  std::unique_ptr<Server> server_;
-  std::unique_ptr<Client> client_;
+  std::unique_ptr<TestGateway> gateway_;
+  Client* client_ = nullptr;
   static inline std::string last_message_;
 };
 

@@ -25,9 +25,13 @@ std::atomic<size_t> g_allocations{0};
   if (void* block = std::malloc(size == 0 ? 1 : size)) return block;
   throw std::bad_alloc();
 }
-// Not inlined: GCC would otherwise see malloc and free pair up with new and delete, and warn.
+// GCC pairs the replaced new/delete with malloc/free across inlining and warns; the pairing is
+// exactly what is intended here.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 [[gnu::noinline]] void operator delete(void* block) noexcept { std::free(block); }
 [[gnu::noinline]] void operator delete(void* block, std::size_t) noexcept { std::free(block); }
+#pragma GCC diagnostic pop
 
 namespace sluice::expr {
 namespace {
