@@ -213,8 +213,13 @@ TEST(Backpressure, StreamsBeyondTheConcurrencyLimitGetResourceExhausted) {
   *message.mutable_header() = header_for("records");
   ASSERT_TRUE(first->Write(message));
   ASSERT_TRUE(gateway.state().wait_until([&] { return gateway.state().active_streams.load() == 1; }, 30s));
+  // A second connection: on the first one, HTTP/2's own stream limit (also 1) would queue the
+  // call in the client instead of letting the server refuse it.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  gateway::Client second(grpc::CreateCustomChannel(gateway.address(), grpc::InsecureChannelCredentials(), args));
   try {
-    gateway.client().upload(header_for("records"), chunks_of("n\n1\n", 4));
+    second.upload(header_for("records"), chunks_of("n\n1\n", 4));
     ADD_FAILURE() << "the second stream was admitted";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::ResourceExhausted);
