@@ -1,5 +1,7 @@
 // sluice-client: streams a local file to a gateway in chunks and prints the results.
+#include <fstream>
 #include <iostream>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 
@@ -43,6 +45,7 @@ int main(int argc, char** argv) {
   std::string pipeline, format, file, mode = "upload";
   size_t chunk_size = 64 * 1024;
   bool gzip = false;
+  int result_delay_ms = 0;
   send->add_option("-p,--pipeline", pipeline, "configured pipeline name")->required();
   send->add_option("-f,--format", format, "input format the pipeline must parse (checked by the server)");
   send->add_option("--chunk-size", chunk_size, "bytes per message")->capture_default_str()->check(CLI::Range(size_t{1}, size_t{64} << 20));
@@ -50,6 +53,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"upload", "process"}))
       ->capture_default_str();
   send->add_flag("--gzip", gzip, "compress the messages sent");
+  send->add_option("--result-delay-ms", result_delay_ms,
+                   "process mode: pause this long after each result batch (a deliberately slow reader)");
   send->add_option("file", file, "input file, - for stdin")->required();
 
   auto* remote = app.add_subcommand("process-file", "run a pipeline over a file in the server's data_dir");
@@ -79,8 +84,15 @@ int main(int argc, char** argv) {
       std::vector<v1::ResultBatch> streamed;
       v1::Summary summary = mode == "upload"
                                 ? client.upload(header, next, options)
-                                : client.process(header, next, [&](const v1::ResultBatch& b) { streamed.push_back(b); },
-                                                 options);
+                                : client.process(
+                                      header, next,
+                                      [&](const v1::ResultBatch& b) {
+                                        if (result_delay_ms > 0) {
+                                          std::this_thread::sleep_for(std::chrono::milliseconds(result_delay_ms));
+                                        }
+                                        streamed.push_back(b);
+                                      },
+                                      options);
       print_summary(summary, streamed, json);
     } else if (*remote) {
       v1::ProcessFileRequest request;

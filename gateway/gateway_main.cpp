@@ -18,11 +18,13 @@ int main(int argc, char** argv) {
   std::string port_file;
   std::string log_level = "info";
   double drain_seconds = 10;
+  bool validate_only = false;
   app.add_option("-c,--config", config_path, "YAML config with `server:` and `pipelines:`")->required();
   app.add_option("--listen", listen, "address to listen on (overrides server.listen); port 0 picks a free port");
   app.add_option("--port-file", port_file, "write the bound port to this file once serving");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
   app.add_option("--drain-seconds", drain_seconds, "grace period for running streams on SIGTERM")->capture_default_str();
+  app.add_flag("--validate", validate_only, "check the config (server and pipelines) and exit; starts no server");
   app.set_version_flag("--version", sluice::gateway::kVersion);
   CLI11_PARSE(app, argc, argv);
 
@@ -38,6 +40,12 @@ int main(int argc, char** argv) {
 
   try {
     auto config = sluice::gateway::load_gateway_config_file(config_path, sluice::pipeline::StageRegistry::with_builtins());
+    if (validate_only) {
+      std::cout << config_path << ": valid; pipelines:";
+      for (const auto& [name, pipeline] : config.pipelines) std::cout << " " << name;
+      std::cout << "\n";
+      return 0;
+    }
     if (!listen.empty()) config.server.listen = listen;
     const std::string address = config.server.listen;
     const size_t pipelines = config.pipelines.size();
