@@ -1,6 +1,12 @@
 #include "pipeline/stages/aggregate_functions.h"
 
+#include <algorithm>
 #include <cmath>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
 
 namespace sluice::pipeline {
 
@@ -81,16 +87,168 @@ class Extreme : public Accumulator {
   Value best_;
 };
 
+// The first (or last) non-null value in input order.
+class FirstOrLast : public Accumulator {
+ public:
+  explicit FirstOrLast(bool last) : last_(last) {}
+  void add(const Value& value) override {
+    if (!is_null(value) && (last_ || is_null(kept_))) kept_ = value;
+  }
+  Value result() const override { return kept_; }
+
+ private:
+  bool last_;
+  Value kept_;
+};
+
+// Exact counts of each distinct non-null value, capped at max_distinct values so that one group
+// cannot take unbounded memory.
+class ValueCounts {
+ public:
+  ValueCounts(std::string_view function, const AggregateArgs& args)
+      : function_(function), field_(args.field), max_distinct_(args.max_distinct) {}
+
+  void add(const Value& value) {
+    if (is_null(value)) return;
+    auto it = counts_.find(value);
+    if (it == counts_.end()) {
+      if (counts_.size() >= max_distinct_) {
+        throw Error(ErrorCode::ResourceExhausted,
+                    fmt::format("{} of '{}': more than {} distinct values in one group (max_distinct)", function_,
+                                field_, max_distinct_));
+      }
+      it = counts_.emplace(value, 0).first;
+    }
+    ++it->second;
+  }
+  const auto& counts() const { return counts_; }
+
+ private:
+  std::string_view function_;
+  std::string field_;
+  size_t max_distinct_;
+  std::unordered_map<Value, int64_t, ValueHash, ValueEqual> counts_;
+};
+
+class CountDistinct : public Accumulator {
+ public:
+  explicit CountDistinct(const AggregateArgs& args) : values_("count_distinct", args) {}
+  void add(const Value& value) override { values_.add(value); }
+  Value result() const override { return static_cast<int64_t>(values_.counts().size()); }
+
+ private:
+  ValueCounts values_;
+};
+
+// The k most frequent values as "value:count,...", most frequent first, ties by value ascending.
+class TopK : public Accumulator {
+ public:
+  explicit TopK(const AggregateArgs& args) : k_(args.k), values_("top_k", args) {}
+  void add(const Value& value) override { values_.add(value); }
+  Value result() const override {
+    if (values_.counts().empty()) return {};
+    std::vector<const std::pair<const Value, int64_t>*> entries;
+    entries.reserve(values_.counts().size());
+    for (const auto& entry : values_.counts()) entries.push_back(&entry);
+    const size_t shown = std::min(k_, entries.size());
+    std::partial_sort(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(shown), entries.end(),
+                      [](const auto* a, const auto* b) {
+                        if (a->second != b->second) return a->second > b->second;
+                        return compare_values(a->first, b->first) < 0;
+                      });
+    std::string out;
+    for (size_t i = 0; i < shown; ++i) {
+      out += fmt::format("{}{}:{}", i ? "," : "", to_display(entries[i]->first), entries[i]->second);
+    }
+    return out;
+  }
+
+ private:
+  size_t k_;
+  ValueCounts values_;
+};
+
+class Quantile : public Accumulator {
+ public:
+  Quantile(double q, const AggregateArgs& args) : q_(q), sketch_(args.relative_accuracy) {}
+  void add(const Value& value) override {
+    if (auto d = as_double(value)) sketch_.add(*d);
+  }
+  Value result() const override {
+    const auto estimate = sketch_.quantile(q_);
+    return estimate ? Value{*estimate} : Value{};
+  }
+
+ private:
+  double q_;
+  DDSketch sketch_;
+};
+
+AggregateFunction fixed_quantile(std::string_view name, std::string_view summary, double q) {
+  return {.name = name,
+          .summary = summary,
+          .numeric_only = true,
+          .finite_only = true,
+          .options = {AggregateOption::RelativeAccuracy},
+          .make = [q](const AggregateArgs& args) { return std::make_unique<Quantile>(q, args); }};
+}
+
 }  // namespace
+
+std::string_view option_key(AggregateOption option) {
+  switch (option) {
+    case AggregateOption::Quantile: return "q";
+    case AggregateOption::RelativeAccuracy: return "relative_accuracy";
+    case AggregateOption::K: return "k";
+    case AggregateOption::MaxDistinct: return "max_distinct";
+  }
+  return "";
+}
 
 const std::vector<AggregateFunction>& aggregate_functions() {
   static const std::vector<AggregateFunction> functions = {
-      {"count", "records in the group (with a field: its non-null values)", false, false,
-       [](const AggregateArgs& args) { return std::make_unique<Count>(args.has_field); }},
-      {"sum", "sum of a numeric field (exact for ints)", true, true, [](const AggregateArgs&) { return std::make_unique<Sum>(); }},
-      {"mean", "arithmetic mean of a numeric field", true, true, [](const AggregateArgs&) { return std::make_unique<Mean>(); }},
-      {"min", "smallest value of a field", true, false, [](const AggregateArgs&) { return std::make_unique<Extreme>(-1); }},
-      {"max", "largest value of a field", true, false, [](const AggregateArgs&) { return std::make_unique<Extreme>(1); }},
+      {.name = "count",
+       .summary = "records in the group (with a field: its non-null values)",
+       .needs_field = false,
+       .make = [](const AggregateArgs& args) { return std::make_unique<Count>(!args.field.empty()); }},
+      {.name = "sum",
+       .summary = "sum of a numeric field (exact for ints)",
+       .numeric_only = true,
+       .make = [](const AggregateArgs&) { return std::make_unique<Sum>(); }},
+      {.name = "mean",
+       .summary = "arithmetic mean of a numeric field",
+       .numeric_only = true,
+       .make = [](const AggregateArgs&) { return std::make_unique<Mean>(); }},
+      {.name = "min",
+       .summary = "smallest value of a field",
+       .make = [](const AggregateArgs&) { return std::make_unique<Extreme>(-1); }},
+      {.name = "max",
+       .summary = "largest value of a field",
+       .make = [](const AggregateArgs&) { return std::make_unique<Extreme>(1); }},
+      {.name = "first",
+       .summary = "first non-null value of a field, in input order",
+       .make = [](const AggregateArgs&) { return std::make_unique<FirstOrLast>(false); }},
+      {.name = "last",
+       .summary = "last non-null value of a field, in input order",
+       .make = [](const AggregateArgs&) { return std::make_unique<FirstOrLast>(true); }},
+      {.name = "count_distinct",
+       .summary = "exact number of distinct non-null values (at most max_distinct, default 100000)",
+       .options = {AggregateOption::MaxDistinct},
+       .make = [](const AggregateArgs& args) { return std::make_unique<CountDistinct>(args); }},
+      {.name = "top_k",
+       .summary = "the k most frequent values with their exact counts, as \"value:count,...\"",
+       .options = {AggregateOption::K, AggregateOption::MaxDistinct},
+       .make = [](const AggregateArgs& args) { return std::make_unique<TopK>(args); }},
+      fixed_quantile("p50", "approximate median (DDSketch, relative error <= relative_accuracy, default 0.01)", 0.5),
+      fixed_quantile("p90", "approximate 90th percentile (DDSketch)", 0.9),
+      fixed_quantile("p99", "approximate 99th percentile (DDSketch)", 0.99),
+      {.name = "quantile",
+       .summary = "approximate q-quantile (DDSketch), q in [0, 1]",
+       .numeric_only = true,
+       .finite_only = true,
+       .options = {AggregateOption::Quantile, AggregateOption::RelativeAccuracy},
+       .required_option = AggregateOption::Quantile,
+       .make = [](const AggregateArgs& args) { return std::make_unique<Quantile>(args.quantile, args); }},
   };
   return functions;
 }

@@ -1,6 +1,11 @@
 #pragma once
 // The functions group_by can compute per group. Each group holds one Accumulator per configured
 // aggregate; add() sees the field's value (null when the record lacks it or for count(*)).
+//
+// Memory per group: constant for count, sum, mean, min, max, first and last; for the quantile
+// sketches, at most 2048 counters per sign at the default accuracy (more for finer, ddsketch.h); one entry per distinct value for
+// count_distinct and top_k, which count exactly and so are capped by `max_distinct`.
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -9,26 +14,39 @@
 #include <vector>
 
 #include "core/value.h"
+#include "pipeline/stages/ddsketch.h"
 
 namespace sluice::pipeline {
 
 class Accumulator {
  public:
   virtual ~Accumulator() = default;
+  // May throw Error(ResourceExhausted) when the group outgrows a limit of the function.
   virtual void add(const Value& value) = 0;
   virtual Value result() const = 0;
 };
 
-// Per-aggregate parameters from the config.
+// Per-aggregate parameters from the config; each function reads the ones it declares.
 struct AggregateArgs {
-  bool has_field = false;
+  std::string field;  // empty for count(*)
+  double quantile = 0.5;                                          // `q`
+  double relative_accuracy = DDSketch::kDefaultRelativeAccuracy;  // quantile sketches
+  size_t k = 3;                                                   // top_k
+  size_t max_distinct = 100'000;                                  // count_distinct, top_k
 };
+
+// The optional config keys of an aggregate item, beyond fn, field and as.
+enum class AggregateOption { Quantile, RelativeAccuracy, K, MaxDistinct };
+std::string_view option_key(AggregateOption option);
 
 struct AggregateFunction {
   std::string_view name;
   std::string_view summary;
-  bool needs_field;   // count may go without one (counts records)
-  bool numeric_only;  // non-null inputs that are not numbers make the record rejected
+  bool needs_field = true;    // count may go without one (counts records)
+  bool numeric_only = false;  // non-null inputs that are not numbers make the record rejected
+  bool finite_only = false;   // ... and so do infinities and NaN (a sketch has no bucket for them)
+  std::vector<AggregateOption> options = {};  // the optional keys this function accepts
+  std::optional<AggregateOption> required_option = {};
   std::function<std::unique_ptr<Accumulator>(const AggregateArgs&)> make;
 };
 

@@ -1,6 +1,9 @@
 #include "pipeline/stages/group_by.h"
 
 #include <algorithm>
+#include <cmath>
+#include <map>
+#include <optional>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -40,47 +43,139 @@ int field_index(const Schema& schema, const std::string& name, std::string_view 
 class GroupByAggregator : public Aggregator {
  public:
   GroupByAggregator(const GroupByConfig& config, const std::vector<const AggregateFunction*>& functions)
-      : config_(config), functions_(functions) {}
+      : config_(config), functions_(functions), clock_(start_window_clock(config.window)), key_(config.keys.size()) {
+    columns_ = config_.keys;
+    for (const AggregateSpec& spec : config_.aggregates) columns_.push_back(spec.as);
+    // The global window reports even an empty input; real windows only exist once they have records.
+    if (!windowed()) open_window(Window{});
+  }
 
-  void consume(RecordBatch& batch, const Emit&) override {
+  void consume(RecordBatch& batch, const Emit& emit) override {
     if (batch.rows() == 0) return;
     bind(batch.schema);
     std::vector<char> keep(batch.rows(), 1);
     bool rejected = false;
-    Key key(config_.keys.size());
     for (size_t r = 0; r < batch.rows(); ++r) {
-      const auto row = batch.row(r);
-      if (reject_non_numeric(batch, r)) {
+      // Values first: a record the window clock has placed is counted as seen.
+      const std::optional<Window> window = reject_unfit_values(batch, r) ? std::nullopt : place(batch, r);
+      if (!window) {
         keep[r] = 0;
         rejected = true;
         continue;
       }
-      for (size_t k = 0; k < key_columns_.size(); ++k) key[k] = row[key_columns_[k]];
-      auto it = groups_.find(key);
-      if (it == groups_.end()) {
-        if (groups_.size() >= config_.max_groups) {
-          throw Error(ErrorCode::ResourceExhausted,
-                      fmt::format("group_by: more than {} groups (max_groups) at line {}", config_.max_groups,
-                                  batch.origins[r].line));
-        }
-        it = groups_.emplace(key, new_group()).first;
-      }
-      auto& accumulators = it->second;
-      for (size_t a = 0; a < accumulators.size(); ++a) {
-        const int column = value_columns_[a];
-        accumulators[a]->add(column < 0 ? kNull : row[static_cast<size_t>(column)]);
-      }
+      aggregate(open_window(*window), batch.row(r), batch.origins[r]);
+      // Per record, not per batch: complete windows leave at once, so the groups counted against
+      // max_groups do not depend on how the input was chunked.
+      emit_complete_windows(clock_->complete_until(), emit);
     }
     if (rejected) batch.keep_rows(keep);
   }
 
   void finish(const Emit& emit) override {
+    for (auto& [start, open] : open_windows_) {
+      open.window = clock_->at_finish(open.window);
+      emit(result_of(open));
+    }
+    open_windows_.clear();
+  }
+
+ private:
+  using Group = std::vector<std::unique_ptr<Accumulator>>;
+  struct OpenWindow {
+    Window window;
+    std::unordered_map<Key, Group, KeyHash, KeyEqual> groups;
+  };
+  static inline const Value kNull{};
+
+  bool windowed() const { return config_.window.type != WindowConfig::Type::Global; }
+
+  void bind(const SchemaPtr& schema_ptr) {
+    if (schema_ptr == bound_schema_) return;
+    const Schema& schema = *schema_ptr;
+    key_columns_.clear();
+    value_columns_.clear();
+    for (const std::string& key : config_.keys) key_columns_.push_back(field_index(schema, key, "key"));
+    for (const AggregateSpec& spec : config_.aggregates) {
+      value_columns_.push_back(spec.args.field.empty() ? -1 : field_index(schema, spec.args.field, "field"));
+    }
+    const std::string& time_field = config_.window.time_field;
+    time_column_ = time_field.empty() ? -1 : field_index(schema, time_field, "window field");
+    bound_schema_ = schema_ptr;  // held, so the address cannot be reused by another schema
+  }
+
+  // Numeric aggregates accept numbers (finite ones, for sketches) and nulls; anything else rejects
+  // the whole record, so that a record counts either fully or not at all.
+  bool reject_unfit_values(RecordBatch& batch, size_t r) {
+    const auto row = batch.row(r);
+    for (size_t a = 0; a < functions_.size(); ++a) {
+      const AggregateFunction& function = *functions_[a];
+      if (!function.numeric_only || value_columns_[a] < 0) continue;
+      const Value& v = row[static_cast<size_t>(value_columns_[a])];
+      const std::optional<double> number = as_double(v);
+      if (is_null(v) || (number && (!function.finite_only || std::isfinite(*number)))) continue;
+      const AggregateSpec& spec = config_.aggregates[a];
+      batch.reject(r,
+                   fmt::format("{} needs a {}number, got {} '{}'", spec.function, function.finite_only ? "finite " : "",
+                               type_name(type_of(v)), to_display(v)),
+                   spec.args.field);
+      return true;
+    }
+    return false;
+  }
+
+  std::optional<Window> place(RecordBatch& batch, size_t r) {
+    auto placed = clock_->place(time_column_ < 0 ? kNull : batch.row(r)[static_cast<size_t>(time_column_)]);
+    if (auto* refusal = std::get_if<WindowRefusal>(&placed)) {
+      batch.reject(r, std::move(refusal->reason), std::move(refusal->field));
+      return std::nullopt;
+    }
+    return std::get<Window>(placed);
+  }
+
+  OpenWindow& open_window(const Window& window) {
+    return open_windows_.try_emplace(window.start, OpenWindow{window, {}}).first->second;
+  }
+
+  void aggregate(OpenWindow& open, std::span<const Value> row, const Origin& origin) {
+    for (size_t k = 0; k < key_columns_.size(); ++k) key_[k] = row[key_columns_[k]];
+    auto it = open.groups.find(key_);
+    if (it == open.groups.end()) {
+      if (group_count_ >= config_.max_groups) {
+        throw Error(ErrorCode::ResourceExhausted,
+                    fmt::format("group_by: more than {} groups (max_groups) at line {}", config_.max_groups, origin.line));
+      }
+      it = open.groups.emplace(key_, new_group()).first;
+      ++group_count_;
+    }
+    auto& accumulators = it->second;
+    try {
+      for (size_t a = 0; a < accumulators.size(); ++a) {
+        const int column = value_columns_[a];
+        accumulators[a]->add(column < 0 ? kNull : row[static_cast<size_t>(column)]);
+      }
+    } catch (const Error& e) {
+      throw Error(e.code(), fmt::format("group_by: {} at line {}", e.what(), origin.line));
+    }
+  }
+
+  void emit_complete_windows(int64_t complete_until, const Emit& emit) {
+    // Windows are keyed by start and all have the same size, so the complete ones come first.
+    while (!open_windows_.empty() && open_windows_.begin()->second.window.end <= complete_until) {
+      auto node = open_windows_.extract(open_windows_.begin());
+      group_count_ -= node.mapped().groups.size();
+      emit(result_of(node.mapped()));
+    }
+  }
+
+  ResultBatch result_of(const OpenWindow& open) const {
     ResultBatch result;
-    result.columns = config_.keys;
-    for (const AggregateSpec& spec : config_.aggregates) result.columns.push_back(spec.as);
+    result.columns = columns_;
+    result.windowed = windowed();
+    result.window_start = open.window.start;  // the global window is [0, 0)
+    result.window_end = open.window.end;
     std::vector<const std::pair<const Key, Group>*> sorted;
-    sorted.reserve(groups_.size());
-    for (const auto& entry : groups_) sorted.push_back(&entry);
+    sorted.reserve(open.groups.size());
+    for (const auto& entry : open.groups) sorted.push_back(&entry);
     std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) {
       return std::lexicographical_compare(a->first.begin(), a->first.end(), b->first.begin(), b->first.end(),
                                           [](const Value& x, const Value& y) { return compare_values(x, y) < 0; });
@@ -90,86 +185,120 @@ class GroupByAggregator : public Aggregator {
       for (const auto& accumulator : entry->second) row.push_back(accumulator->result());
       result.rows.push_back(std::move(row));
     }
-    emit(std::move(result));
-  }
-
- private:
-  using Group = std::vector<std::unique_ptr<Accumulator>>;
-  static inline const Value kNull{};
-
-  void bind(const SchemaPtr& schema_ptr) {
-    if (schema_ptr == bound_schema_) return;
-    const Schema& schema = *schema_ptr;
-    key_columns_.clear();
-    value_columns_.clear();
-    for (const std::string& key : config_.keys) key_columns_.push_back(field_index(schema, key, "key"));
-    for (const AggregateSpec& spec : config_.aggregates) {
-      value_columns_.push_back(spec.field.empty() ? -1 : field_index(schema, spec.field, "field"));
-    }
-    bound_schema_ = schema_ptr;  // held, so the address cannot be reused by another schema
-  }
-
-  // Numeric aggregates accept numbers and nulls; anything else rejects the whole record, so that
-  // a record counts either fully or not at all.
-  bool reject_non_numeric(RecordBatch& batch, size_t r) {
-    const auto row = batch.row(r);
-    for (size_t a = 0; a < functions_.size(); ++a) {
-      if (!functions_[a]->numeric_only || value_columns_[a] < 0) continue;
-      const Value& v = row[static_cast<size_t>(value_columns_[a])];
-      if (is_null(v) || as_double(v)) continue;
-      batch.reject(r, fmt::format("{} needs a number, got {} '{}'", config_.aggregates[a].function,
-                                  type_name(type_of(v)), to_display(v)),
-                   config_.aggregates[a].field);
-      return true;
-    }
-    return false;
+    return result;
   }
 
   Group new_group() const {
     Group group;
-    for (size_t a = 0; a < functions_.size(); ++a) {
-      group.push_back(functions_[a]->make(AggregateArgs{!config_.aggregates[a].field.empty()}));
-    }
+    for (size_t a = 0; a < functions_.size(); ++a) group.push_back(functions_[a]->make(config_.aggregates[a].args));
     return group;
   }
 
   const GroupByConfig& config_;
   const std::vector<const AggregateFunction*>& functions_;
+  std::unique_ptr<WindowClock> clock_;
+  std::vector<std::string> columns_;  // the keys, then the aggregates
   SchemaPtr bound_schema_;
   std::vector<size_t> key_columns_;
   std::vector<int> value_columns_;  // -1: no field (count(*))
-  std::unordered_map<Key, Group, KeyHash, KeyEqual> groups_;
+  int time_column_ = -1;            // -1: not a time window
+  Key key_;                         // scratch for the current record's key
+  std::map<int64_t, OpenWindow> open_windows_;  // by start
+  size_t group_count_ = 0;                      // over all open windows, against max_groups
 };
+
+size_t positive_count(const config::Node& value, std::string_view key) {
+  const int64_t n = value.as_int();
+  if (n <= 0) value.fail(fmt::format("{} must be positive", key));
+  return static_cast<size_t>(n);
+}
+
+// The options an aggregate item may carry; each applies to the functions that declare it.
+void set_option(AggregateArgs& args, AggregateOption option, const config::Node& value) {
+  switch (option) {
+    case AggregateOption::Quantile:
+      args.quantile = value.as_double();
+      if (!(args.quantile >= 0 && args.quantile <= 1)) value.fail("q must be between 0 and 1");
+      return;
+    case AggregateOption::RelativeAccuracy:
+      args.relative_accuracy = value.as_double();
+      // Finer accuracy costs proportionally more buckets (see ddsketch.h); 0.001 takes up to 20480.
+      if (!(args.relative_accuracy >= 0.001 && args.relative_accuracy < 1)) {
+        value.fail("relative_accuracy must be at least 0.001 and below 1");
+      }
+      return;
+    case AggregateOption::K:
+      args.k = positive_count(value, "k");
+      return;
+    case AggregateOption::MaxDistinct:
+      args.max_distinct = positive_count(value, "max_distinct");
+      return;
+  }
+}
+
+std::string list_options(const std::vector<AggregateOption>& options) {
+  std::string out;
+  for (AggregateOption option : options) out += fmt::format("{}{}", out.empty() ? "" : ", ", option_key(option));
+  return out;
+}
+
+AggregateSpec parse_aggregate(const config::Node& item) {
+  static constexpr AggregateOption kOptions[] = {AggregateOption::Quantile, AggregateOption::RelativeAccuracy,
+                                                 AggregateOption::K, AggregateOption::MaxDistinct};
+  item.expect_keys({"fn", "field", "as", "q", "relative_accuracy", "k", "max_distinct"}, "an aggregate");
+  const config::Node fn = item.require("fn", "an aggregate");
+  AggregateSpec spec;
+  spec.function = fn.as_string();
+  const AggregateFunction* function = find_aggregate_function(spec.function);
+  if (!function) {
+    std::string known;
+    for (const auto& f : aggregate_functions()) known += fmt::format("{}{}", known.empty() ? "" : ", ", f.name);
+    fn.fail(fmt::format("unknown aggregate function '{}' (known: {})", spec.function, known));
+  }
+  spec.args.field = item.string_or("field", "");
+  if (function->needs_field && spec.args.field.empty()) {
+    item.fail(fmt::format("aggregate '{}' needs a `field`", spec.function));
+  }
+  const auto file = std::make_shared<const std::string>(item.file());
+  for (const auto& entry : item.raw()) {
+    const std::string key = entry.first.as<std::string>();
+    const auto option = std::find_if(std::begin(kOptions), std::end(kOptions),
+                                     [&](AggregateOption o) { return option_key(o) == key; });
+    if (option == std::end(kOptions)) continue;
+    if (std::find(function->options.begin(), function->options.end(), *option) == function->options.end()) {
+      config::Node(entry.first, file)
+          .fail(fmt::format("'{}' does not apply to aggregate '{}' ({})", key, spec.function,
+                            function->options.empty() ? std::string("it takes no options")
+                                                      : fmt::format("it takes: {}", list_options(function->options))));
+    }
+    set_option(spec.args, *option, config::Node(entry.second, file));
+  }
+  if (const auto required = function->required_option; required && !item.get(option_key(*required))) {
+    item.fail(fmt::format("aggregate '{}' needs `{}`", spec.function, option_key(*required)));
+  }
+  // Quantiles are named by their percentage (p95_latency), so that several can share a field.
+  const std::string name = function->required_option == AggregateOption::Quantile
+                               ? fmt::format("p{:g}", spec.args.quantile * 100)
+                               : spec.function;
+  spec.as = item.string_or("as", spec.args.field.empty() ? name : fmt::format("{}_{}", name, spec.args.field));
+  return spec;
+}
 
 }  // namespace
 
 GroupByConfig GroupByConfig::from_yaml(const config::Node& node) {
-  node.expect_keys({"type", "keys", "aggregates", "max_groups"}, "stage 'group_by'");
+  node.expect_keys({"type", "keys", "aggregates", "max_groups", "window"}, "stage 'group_by'");
   GroupByConfig config;
   if (auto keys = node.get("keys")) config.keys = keys->as_string_list();
   const config::Node aggregates = node.require("aggregates", "stage 'group_by'");
-  for (const config::Node& item : aggregates.items()) {
-    item.expect_keys({"fn", "field", "as"}, "an aggregate");
-    const config::Node fn = item.require("fn", "an aggregate");
-    AggregateSpec spec;
-    spec.function = fn.as_string();
-    const AggregateFunction* function = find_aggregate_function(spec.function);
-    if (!function) {
-      std::string known;
-      for (const auto& f : aggregate_functions()) known += fmt::format("{}{}", known.empty() ? "" : ", ", f.name);
-      fn.fail(fmt::format("unknown aggregate function '{}' (known: {})", spec.function, known));
-    }
-    spec.field = item.string_or("field", "");
-    if (function->needs_field && spec.field.empty()) item.fail(fmt::format("aggregate '{}' needs a `field`", spec.function));
-    spec.as = item.string_or("as", spec.field.empty() ? spec.function : fmt::format("{}_{}", spec.function, spec.field));
-    config.aggregates.push_back(std::move(spec));
-  }
+  for (const config::Node& item : aggregates.items()) config.aggregates.push_back(parse_aggregate(item));
   if (config.aggregates.empty()) aggregates.fail("group_by needs at least one aggregate");
   if (auto n = node.get("max_groups")) {
     const int64_t max_groups = n->as_int();
     if (max_groups <= 0) n->fail("max_groups must be positive");
     config.max_groups = static_cast<size_t>(max_groups);
   }
+  if (auto window = node.get("window")) config.window = WindowConfig::from_yaml(*window);
   return config;
 }
 

@@ -1,7 +1,12 @@
 #pragma once
 // `group_by`: groups records by one or more key fields and computes aggregates per group
-// (count, sum, mean, min, max, ...). The result is emitted at the end of the input, one row per
-// group, sorted by key so that runs are reproducible.
+// (count, sum, mean, quantiles, top_k, ...; see aggregate_functions.h). Results have one row per
+// group, sorted by key so that runs are reproducible. Without `window:` one result comes at the
+// end of the input; with a window (see windows.h) each window's result is emitted as soon as the
+// window is complete, while the input is still streaming in.
+//
+// Memory: max_groups bounds the groups of all open windows together (one window without
+// `window:`); more fail the stream with RESOURCE_EXHAUSTED.
 #include <string>
 #include <vector>
 
@@ -9,19 +14,21 @@
 #include "pipeline/registry.h"
 #include "pipeline/stage.h"
 #include "pipeline/stages/aggregate_functions.h"
+#include "pipeline/stages/windows.h"
 
 namespace sluice::pipeline {
 
 struct AggregateSpec {
   std::string function;  // a name from aggregate_functions()
-  std::string field;     // empty for count(*)
   std::string as;        // output column name
+  AggregateArgs args;    // the input field and the function's options
 };
 
 struct GroupByConfig {
   std::vector<std::string> keys;
   std::vector<AggregateSpec> aggregates;
-  size_t max_groups = 1'000'000;  // bounds memory; more groups fail the stream (RESOURCE_EXHAUSTED)
+  size_t max_groups = 1'000'000;  // over all open windows; more groups fail the stream (RESOURCE_EXHAUSTED)
+  WindowConfig window;
 
   static GroupByConfig from_yaml(const config::Node& node);
 };
