@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "pipeline/stages/fields.h"
 
 namespace sluice::pipeline {
 
@@ -25,17 +26,6 @@ struct KeyEqual {
     return std::equal(a.begin(), a.end(), b.begin(), b.end(), ValueEqual{});
   }
 };
-
-int field_index(const Schema& schema, const std::string& name, std::string_view role) {
-  const int index = schema.index_of(name);
-  if (index < 0) {
-    std::string fields;
-    for (const std::string& n : schema.names()) fields += fmt::format("{}{}", fields.empty() ? "" : ", ", n);
-    throw Error(ErrorCode::InvalidArgument,
-                fmt::format("group_by {} '{}' is not a field of the input (fields: {})", role, name, fields));
-  }
-  return index;
-}
 
 class GroupByAggregator : public Aggregator {
  public:
@@ -102,9 +92,10 @@ class GroupByAggregator : public Aggregator {
     const Schema& schema = *schema_ptr;
     key_columns_.clear();
     value_columns_.clear();
-    for (const std::string& key : config_.keys) key_columns_.push_back(field_index(schema, key, "key"));
+    for (const std::string& key : config_.keys) key_columns_.push_back(field_index(schema, key, "group_by key"));
     for (const AggregateSpec& spec : config_.aggregates) {
-      value_columns_.push_back(spec.field.empty() ? -1 : field_index(schema, spec.field, "field"));
+      value_columns_.push_back(spec.field.empty() ? -1
+                                                  : static_cast<int>(field_index(schema, spec.field, "group_by field")));
     }
     bound_schema_ = schema_ptr;  // held, so the address cannot be reused by another schema
   }
