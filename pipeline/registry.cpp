@@ -1,8 +1,11 @@
 #include "pipeline/registry.h"
 
 #include "pipeline/stages/csv_parse.h"
+#include "pipeline/stages/drop.h"
 #include "pipeline/stages/filter.h"
 #include "pipeline/stages/group_by.h"
+#include "pipeline/stages/project.h"
+#include "pipeline/stages/rename.h"
 
 namespace sluice::pipeline {
 
@@ -34,6 +37,9 @@ void register_builtin_stages(StageRegistry& registry) {
   register_csv_parse(registry);
   register_filter(registry);
   register_group_by(registry);
+  register_project(registry);
+  register_rename(registry);
+  register_drop(registry);
 }
 
 }  // namespace sluice::pipeline
