@@ -1,5 +1,6 @@
 #include "pipeline/registry.h"
 
+#include "pipeline/stages/cast.h"
 #include "pipeline/stages/csv_parse.h"
 #include "pipeline/stages/drop.h"
 #include "pipeline/stages/filter.h"
@@ -40,6 +41,7 @@ void register_builtin_stages(StageRegistry& registry) {
   register_project(registry);
   register_rename(registry);
   register_drop(registry);
+  register_cast(registry);
 }
 
 }  // namespace sluice::pipeline
