@@ -94,8 +94,8 @@ class GroupByAggregator : public Aggregator {
     value_columns_.clear();
     for (const std::string& key : config_.keys) key_columns_.push_back(field_index(schema, key, "group_by key"));
     for (const AggregateSpec& spec : config_.aggregates) {
-      value_columns_.push_back(spec.field.empty() ? -1
-                                                  : static_cast<int>(field_index(schema, spec.field, "group_by field")));
+      const int column = spec.field.empty() ? -1 : static_cast<int>(field_index(schema, spec.field, "group_by field"));
+      value_columns_.push_back(column);
     }
     bound_schema_ = schema_ptr;  // held, so the address cannot be reused by another schema
   }

@@ -28,7 +28,9 @@ void RenameStage::apply(RecordBatch& batch) const {
   if (batch.rows() == 0) return;
   const Schema& input = *batch.schema;
   std::vector<std::string> names = input.names();
-  for (const auto& [old_name, new_name] : config_.renames) names[field_index(input, old_name, "rename field")] = new_name;
+  for (const auto& [old_name, new_name] : config_.renames) {
+    names[field_index(input, old_name, "rename field")] = new_name;
+  }
   for (const auto& [old_name, new_name] : config_.renames) {
     if (std::count(names.begin(), names.end(), new_name) > 1) {
       throw Error(ErrorCode::InvalidArgument,
