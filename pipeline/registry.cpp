@@ -1,6 +1,7 @@
 #include "pipeline/registry.h"
 
 #include "pipeline/stages/cast.h"
+#include "pipeline/stages/compute.h"
 #include "pipeline/stages/csv_parse.h"
 #include "pipeline/stages/drop.h"
 #include "pipeline/stages/filter.h"
@@ -42,6 +43,7 @@ void register_builtin_stages(StageRegistry& registry) {
   register_rename(registry);
   register_drop(registry);
   register_cast(registry);
+  register_compute(registry);
 }
 
 }  // namespace sluice::pipeline
