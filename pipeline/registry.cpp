@@ -7,6 +7,7 @@
 #include "pipeline/stages/filter.h"
 #include "pipeline/stages/group_by.h"
 #include "pipeline/stages/project.h"
+#include "pipeline/stages/regex_extract.h"
 #include "pipeline/stages/rename.h"
 
 namespace sluice::pipeline {
@@ -44,6 +45,7 @@ void register_builtin_stages(StageRegistry& registry) {
   register_drop(registry);
   register_cast(registry);
   register_compute(registry);
+  register_regex_extract(registry);
 }
 
 }  // namespace sluice::pipeline
