@@ -17,6 +17,12 @@ std::string lower(std::string s) {
   return s;
 }
 
+// csv (with type inference) then one `compute`.
+PipelinePtr compute_pipeline(const std::string& field, const std::string& expr) {
+  return pipeline_from_yaml("stages:\n  - type: csv\n    infer_types: true\n  - type: compute\n    field: " + field +
+                            "\n    expr: " + expr + "\n");
+}
+
 TEST(Compute, AddsComputedFieldsForEveryChunkSize) {
   const auto records = make_access_records(300, 19);
   const auto pipeline = pipeline_from_yaml(R"(
@@ -40,32 +46,17 @@ stages:
 }
 
 TEST(Compute, ReplacesAnExistingFieldInPlaceFromItsOldValue) {
-  const auto pipeline = pipeline_from_yaml(R"(
-stages:
-  - type: csv
-    types: {a: int, b: int}
-  - type: compute
-    field: a
-    expr: a * 10 + b
-)");
-  const RunResult run = run_chunked(pipeline, "a,b\n1,2\n3,\n", 64);
+  const RunResult run = run_chunked(compute_pipeline("a", "a * 10 + b"), "a,b\n1,2\n3,\n", 64);
   EXPECT_EQ(as_table(run.results), (Table{{"a", "b"}, {{int64_t{12}, int64_t{2}}, {Value{}, Value{}}}}));
 }
 
 TEST(Compute, MismatchedTypesAndDivisionByZeroGiveNull) {
-  const auto pipeline = pipeline_from_yaml(R"(
-stages:
-  - type: csv
-    types: {a: int, b: int}
-  - type: compute
-    field: ratio
-    expr: a / b
-)");
-  const RunResult run = run_chunked(pipeline, "a,b,s\n1,0,x\n3,2,y\n", 64);
+  const RunResult run = run_chunked(compute_pipeline("ratio", "a / b"), "a,b,s\n1,0,x\n3,2,y\nz,2,z\n", 64);
   EXPECT_EQ(as_table(run.results),
             (Table{{"a", "b", "s", "ratio"},
                    {{int64_t{1}, int64_t{0}, std::string("x"), Value{}},
-                    {int64_t{3}, int64_t{2}, std::string("y"), 1.5}}}));
+                    {int64_t{3}, int64_t{2}, std::string("y"), 1.5},
+                    {std::string("z"), int64_t{2}, std::string("z"), Value{}}}}));
 }
 
 TEST(Compute, RecordsRejectedUpstreamKeepTheirOriginWhenTheFieldIsAdded) {
@@ -88,32 +79,19 @@ stages:
 
 TEST(Compute, UnknownFieldInTheExpressionFailsTheStreamNamingIt) {
   // The new field is not visible to its own expression.
-  const auto pipeline =
-      pipeline_from_yaml("stages:\n  - type: csv\n  - type: compute\n    field: c\n    expr: c + a\n");
-  const Error e = stream_error(pipeline, "a,b\n1,2\n");
-  EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
-  EXPECT_STREQ(e.what(), "expression 'c + a' references unknown field 'c'; available fields: a, b");
+  EXPECT_TRUE(stream_fails_with(compute_pipeline("c", "c + a"), "a,b\n1,2\n",
+                                "expression 'c + a' references unknown field 'c'; available fields: a, b"));
 }
 
 TEST(Compute, ConfigErrorsPointAtTheKeyOrIntoTheExpression) {
   const std::string head = "stages:\n  - type: csv\n  - type: compute\n";
-
-  const auto unknown = config_error(head + "    field: x\n    expr: 1\n    as: y\n");
-  EXPECT_EQ(unknown.line(), 6);
-  EXPECT_EQ(unknown.column(), 5);
-  EXPECT_NE(unknown.message().find("unknown key 'as'"), std::string::npos) << unknown.message();
-
-  const auto bad = config_error(head + "    field: x\n    expr: bytes / / 2\n");
-  EXPECT_EQ(bad.line(), 5);
-  EXPECT_EQ(bad.column(), 19);  // the second '/'
-  EXPECT_NE(bad.message().find("in compute expression: column 9"), std::string::npos) << bad.message();
-
-  const auto function = config_error(head + "    field: x\n    expr: \"median(bytes)\"\n");
-  EXPECT_EQ(function.column(), 12);  // inside the quotes
-  EXPECT_NE(function.message().find("unknown function 'median'"), std::string::npos) << function.message();
-
-  EXPECT_EQ(config_error(head + "    field: ''\n    expr: 1\n").line(), 4);
-  EXPECT_NE(config_error(head + "    expr: 1\n").message().find("needs the key 'field'"), std::string::npos);
+  EXPECT_TRUE(config_fails_at(head + "    field: x\n    expr: 1\n    as: y\n", 6, 5, "unknown key 'as'"));
+  EXPECT_TRUE(config_fails_at(head + "    field: x\n    expr: bytes / / 2\n", 5, 19,  // the second '/'
+                              "in compute expression: column 9"));
+  EXPECT_TRUE(config_fails_at(head + "    field: x\n    expr: \"median(bytes)\"\n", 5, 12,  // inside the quotes
+                              "unknown function 'median'"));
+  EXPECT_TRUE(config_fails_at(head + "    field: ''\n    expr: 1\n", 4, 12, "the field name must not be empty"));
+  EXPECT_TRUE(config_fails_at(head + "    expr: 1\n", 3, 5, "needs the key 'field'"));
 }
 
 }  // namespace

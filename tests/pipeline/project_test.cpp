@@ -48,27 +48,17 @@ stages:
 
 TEST(Project, UnknownFieldFailsTheStreamNamingItAndTheInputFields) {
   const auto pipeline = pipeline_from_yaml("stages:\n  - type: csv\n  - type: project\n    fields: [a, nope]\n");
-  const Error e = stream_error(pipeline, "a,b\n1,2\n");
-  EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
-  EXPECT_STREQ(e.what(), "project field 'nope' is not a field of the input (fields: a, b)");
+  EXPECT_TRUE(stream_fails_with(pipeline, "a,b\n1,2\n",
+                                "project field 'nope' is not a field of the input (fields: a, b)"));
 }
 
 TEST(Project, ConfigErrorsPointAtTheOffendingKeyOrItem) {
   const std::string head = "stages:\n  - type: csv\n  - type: project\n";
-
-  const auto unknown = config_error(head + "    fields: [a]\n    field: [b]\n");
-  EXPECT_EQ(unknown.line(), 5);
-  EXPECT_EQ(unknown.column(), 5);
-  EXPECT_NE(unknown.message().find("unknown key 'field'"), std::string::npos) << unknown.message();
-
-  const auto twice = config_error(head + "    fields: [a, b, a]\n");
-  EXPECT_EQ(twice.line(), 4);
-  EXPECT_EQ(twice.column(), 20);
-  EXPECT_NE(twice.message().find("'a' is listed twice"), std::string::npos) << twice.message();
-
-  EXPECT_EQ(config_error(head + "    fields: []\n").line(), 4);
-  EXPECT_EQ(config_error(head + "    fields: a\n").line(), 4);
-  EXPECT_NE(config_error(head).message().find("needs the key 'fields'"), std::string::npos);
+  EXPECT_TRUE(config_fails_at(head + "    fields: [a]\n    field: [b]\n", 5, 5, "unknown key 'field'"));
+  EXPECT_TRUE(config_fails_at(head + "    fields: [a, b, a]\n", 4, 20, "field 'a' is listed twice"));
+  EXPECT_TRUE(config_fails_at(head + "    fields: []\n", 4, 13, "expected at least one field name"));
+  EXPECT_TRUE(config_fails_at(head + "    fields: a\n", 4, 13, "expected a list"));
+  EXPECT_TRUE(config_fails_at(head, 3, 5, "needs the key 'fields'"));
 }
 
 }  // namespace

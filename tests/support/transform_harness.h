@@ -55,26 +55,32 @@ inline RunResult run_every_chunk_size(const pipeline::PipelinePtr& pipeline, con
   return first;
 }
 
-// The ConfigError that building `yaml` must raise.
-inline config::ConfigError config_error(const std::string& yaml) {
+// Building `yaml` must raise a ConfigError at line:column whose message contains `part`.
+inline ::testing::AssertionResult config_fails_at(const std::string& yaml, int line, int column,
+                                                  const std::string& part) {
   try {
     pipeline_from_yaml(yaml);
   } catch (const config::ConfigError& e) {
-    return e;
+    if (e.line() == line && e.column() == column && e.message().find(part) != std::string::npos) {
+      return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure() << "got \"" << e.what() << "\", expected " << line << ":" << column
+                                         << " with \"" << part << "\"";
   }
-  ADD_FAILURE() << "expected a ConfigError for:\n" << yaml;
-  return config::ConfigError("", 0, 0, "");
+  return ::testing::AssertionFailure() << "no ConfigError for:\n" << yaml;
 }
 
-// The error that running `input` through `pipeline` must raise.
-inline Error stream_error(const pipeline::PipelinePtr& pipeline, const std::string& input) {
+// Running `input` through `pipeline` must fail with InvalidArgument and exactly `message`.
+inline ::testing::AssertionResult stream_fails_with(const pipeline::PipelinePtr& pipeline, const std::string& input,
+                                                    const std::string& message) {
   try {
     run_chunked(pipeline, input, 64);
   } catch (const Error& e) {
-    return e;
+    if (e.code() == ErrorCode::InvalidArgument && e.what() == message) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << error_code_name(e.code()) << " \"" << e.what() << "\", expected \""
+                                         << message << "\"";
   }
-  ADD_FAILURE() << "expected the stream to fail";
-  return Error(ErrorCode::Ok, "");
+  return ::testing::AssertionFailure() << "the stream did not fail";
 }
 
 }  // namespace sluice::testing
