@@ -1,8 +1,14 @@
 #include "pipeline/registry.h"
 
+#include "pipeline/stages/cast.h"
+#include "pipeline/stages/compute.h"
 #include "pipeline/stages/csv_parse.h"
+#include "pipeline/stages/drop.h"
 #include "pipeline/stages/filter.h"
 #include "pipeline/stages/group_by.h"
+#include "pipeline/stages/project.h"
+#include "pipeline/stages/regex_extract.h"
+#include "pipeline/stages/rename.h"
 
 namespace sluice::pipeline {
 
@@ -34,6 +40,12 @@ void register_builtin_stages(StageRegistry& registry) {
   register_csv_parse(registry);
   register_filter(registry);
   register_group_by(registry);
+  register_project(registry);
+  register_rename(registry);
+  register_drop(registry);
+  register_cast(registry);
+  register_compute(registry);
+  register_regex_extract(registry);
 }
 
 }  // namespace sluice::pipeline

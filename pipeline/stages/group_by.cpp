@@ -1,5 +1,7 @@
 #include "pipeline/stages/group_by.h"
 
+#include "pipeline/stages/fields.h"
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -29,16 +31,6 @@ struct KeyEqual {
   }
 };
 
-int field_index(const Schema& schema, const std::string& name, std::string_view role) {
-  const int index = schema.index_of(name);
-  if (index < 0) {
-    std::string fields;
-    for (const std::string& n : schema.names()) fields += fmt::format("{}{}", fields.empty() ? "" : ", ", n);
-    throw Error(ErrorCode::InvalidArgument,
-                fmt::format("group_by {} '{}' is not a field of the input (fields: {})", role, name, fields));
-  }
-  return index;
-}
 
 class GroupByAggregator : public Aggregator {
  public:
@@ -94,12 +86,12 @@ class GroupByAggregator : public Aggregator {
     const Schema& schema = *schema_ptr;
     key_columns_.clear();
     value_columns_.clear();
-    for (const std::string& key : config_.keys) key_columns_.push_back(field_index(schema, key, "key"));
+    for (const std::string& key : config_.keys) key_columns_.push_back(field_index(schema, key, "group_by key"));
     for (const AggregateSpec& spec : config_.aggregates) {
-      value_columns_.push_back(spec.args.field.empty() ? -1 : field_index(schema, spec.args.field, "field"));
+      value_columns_.push_back(spec.args.field.empty() ? -1 : static_cast<int>(field_index(schema, spec.args.field, "group_by field")));
     }
     const std::string& time_field = config_.window.time_field;
-    time_column_ = time_field.empty() ? -1 : field_index(schema, time_field, "window field");
+    time_column_ = time_field.empty() ? -1 : static_cast<int>(field_index(schema, time_field, "group_by window field"));
     bound_schema_ = schema_ptr;  // held, so the address cannot be reused by another schema
   }
 
