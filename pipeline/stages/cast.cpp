@@ -22,11 +22,18 @@ ValueType parse_target_type(const config::Node& node) {
   return *type;
 }
 
-std::optional<Value> exact_int(double d) {
+std::optional<int64_t> exact_int(double d) {
   // 2^63 is exact in a double; every integral double in [-2^63, 2^63) fits an int64_t.
   constexpr double kLimit = 9223372036854775808.0;
   if (std::trunc(d) != d || d < -kLimit || d >= kLimit) return std::nullopt;
-  return Value{static_cast<int64_t>(d)};
+  return static_cast<int64_t>(d);
+}
+
+template <typename T>
+bool assign_if_converted(Value& value, const std::optional<T>& converted) {
+  if (!converted) return false;
+  value = *converted;
+  return true;
 }
 
 // Converts `value` in place; false (leaving it as it was) when it does not fit `to`.
@@ -37,17 +44,22 @@ bool cast_in_place(Value& value, ValueType to) {
     value = to_display(value);
     return true;
   }
-  std::optional<Value> converted;
-  if (from == ValueType::String) {
-    converted = convert_text(std::get<std::string>(value), to);
-  } else if (from == ValueType::Int && to == ValueType::Double) {
-    converted = Value{static_cast<double>(std::get<int64_t>(value))};
-  } else if (from == ValueType::Double && to == ValueType::Int) {
-    converted = exact_int(std::get<double>(value));
+  if (const auto* text = std::get_if<std::string>(&value)) {
+    switch (to) {
+      case ValueType::Int: return assign_if_converted(value, parse_int(*text));
+      case ValueType::Double: return assign_if_converted(value, parse_double(*text));
+      case ValueType::Bool: return assign_if_converted(value, parse_bool(*text));
+      default: return false;
+    }
   }
-  if (!converted) return false;
-  value = std::move(*converted);
-  return true;
+  if (from == ValueType::Int && to == ValueType::Double) {
+    value = static_cast<double>(std::get<int64_t>(value));
+    return true;
+  }
+  if (from == ValueType::Double && to == ValueType::Int) {
+    return assign_if_converted(value, exact_int(std::get<double>(value)));
+  }
+  return false;
 }
 
 }  // namespace
