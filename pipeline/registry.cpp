@@ -3,6 +3,7 @@
 #include "pipeline/stages/csv_parse.h"
 #include "pipeline/stages/filter.h"
 #include "pipeline/stages/group_by.h"
+#include "pipeline/stages/lines_parse.h"
 
 namespace sluice::pipeline {
 
@@ -34,6 +35,7 @@ void register_builtin_stages(StageRegistry& registry) {
   register_csv_parse(registry);
   register_filter(registry);
   register_group_by(registry);
+  register_lines_parse(registry);
 }
 
 }  // namespace sluice::pipeline
