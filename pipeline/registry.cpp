@@ -3,6 +3,7 @@
 #include "pipeline/stages/csv_parse.h"
 #include "pipeline/stages/filter.h"
 #include "pipeline/stages/group_by.h"
+#include "pipeline/stages/jsonl_parse.h"
 #include "pipeline/stages/lines_parse.h"
 
 namespace sluice::pipeline {
@@ -35,6 +36,7 @@ void register_builtin_stages(StageRegistry& registry) {
   register_csv_parse(registry);
   register_filter(registry);
   register_group_by(registry);
+  register_jsonl_parse(registry);
   register_lines_parse(registry);
 }
 
