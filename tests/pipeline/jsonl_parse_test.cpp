@@ -8,6 +8,7 @@
 namespace sluice::pipeline {
 namespace {
 
+using sluice::testing::config_error;
 using sluice::testing::pipeline_from_yaml;
 using sluice::testing::run_chunked;
 
@@ -18,8 +19,11 @@ Value Int(int64_t i) { return Value{i}; }
 Value Str(std::string s) { return Value{std::move(s)}; }
 
 // A pass-through pipeline: jsonl only, so the parsed records are the result.
+std::string jsonl_yaml(const std::string& options, const std::string& policy = "skip") {
+  return "on_error: " + policy + "\nstages:\n  - type: jsonl\n" + options;
+}
 PipelinePtr jsonl_pipeline(const std::string& options = "", const std::string& policy = "skip") {
-  return pipeline_from_yaml("on_error: " + policy + "\nstages:\n  - type: jsonl\n" + options);
+  return pipeline_from_yaml(jsonl_yaml(options, policy));
 }
 
 Rows all_rows(const std::vector<ResultBatch>& results) {
@@ -240,14 +244,7 @@ stages:
   - type: jsonl
     fields: [geo.country, request.status, request.bytes]
     as: {geo.country: country, request.status: status, request.bytes: bytes}
-  - type: filter
-    where: status >= 400
-  - type: group_by
-    keys: [country, status]
-    aggregates:
-      - {fn: count, as: requests}
-      - {fn: sum, field: bytes, as: bytes}
-)");
+)" + testing::kErrorsAggregationYaml);
   const auto expected = testing::expected_error_aggregates(records);
   for (size_t chunk : {size_t{7}, size_t{4096}, input.size()}) {
     SCOPED_TRACE(chunk);
@@ -263,37 +260,29 @@ stages:
   }
 }
 
-config::ConfigError config_error(const std::string& options) {
-  try {
-    jsonl_pipeline(options);
-  } catch (const config::ConfigError& e) {
-    return e;
-  }
-  ADD_FAILURE() << "expected a ConfigError for:\n" << options;
-  return config::ConfigError("", 0, 0, "");
-}
+config::ConfigError jsonl_config_error(const std::string& options) { return config_error(jsonl_yaml(options)); }
 
 TEST(JsonlParse, ConfigErrorsNameLineColumnAndProblem) {
-  const auto unknown = config_error("    fields: [a]\n    field: [b]\n");
+  const auto unknown = jsonl_config_error("    fields: [a]\n    field: [b]\n");
   EXPECT_EQ(unknown.line(), 5);
   EXPECT_EQ(unknown.column(), 5);
   EXPECT_NE(unknown.message().find("unknown key 'field'"), std::string::npos) << unknown.message();
 
-  const auto bad_path = config_error("    fields: [a, b..c]\n");
+  const auto bad_path = jsonl_config_error("    fields: [a, b..c]\n");
   EXPECT_EQ(bad_path.line(), 4);
   EXPECT_EQ(bad_path.column(), 17);
   EXPECT_NE(bad_path.message().find("'b..c' is not a dotted path"), std::string::npos) << bad_path.message();
 
-  EXPECT_NE(config_error("    fields: [a, a]\n").message().find("listed twice"), std::string::npos);
-  EXPECT_NE(config_error("    fields: []\n").message().find("at least one field"), std::string::npos);
-  EXPECT_NE(config_error("    as: {a: b}\n").message().find("no `fields`"), std::string::npos);
-  EXPECT_NE(config_error("    fields: [a]\n    as: {c: d}\n").message().find("renames 'c'"), std::string::npos);
-  EXPECT_NE(config_error("    fields: [a, b]\n    as: {a: b}\n").message().find("two columns would be named 'b'"),
+  EXPECT_NE(jsonl_config_error("    fields: [a, a]\n").message().find("listed twice"), std::string::npos);
+  EXPECT_NE(jsonl_config_error("    fields: []\n").message().find("at least one field"), std::string::npos);
+  EXPECT_NE(jsonl_config_error("    as: {a: b}\n").message().find("no `fields`"), std::string::npos);
+  EXPECT_NE(jsonl_config_error("    fields: [a]\n    as: {c: d}\n").message().find("renames 'c'"), std::string::npos);
+  EXPECT_NE(jsonl_config_error("    fields: [a, b]\n    as: {a: b}\n").message().find("two columns would be named 'b'"),
             std::string::npos);
-  const auto untyped = config_error("    fields: [a.b]\n    as: {a.b: ab}\n    types: {a.b: int}\n");
+  const auto untyped = jsonl_config_error("    fields: [a.b]\n    as: {a.b: ab}\n    types: {a.b: int}\n");
   EXPECT_EQ(untyped.line(), 6);
   EXPECT_NE(untyped.message().find("`types` names 'a.b'"), std::string::npos) << untyped.message();
-  EXPECT_NE(config_error("    types: {a: integerish}\n").message().find("unknown type 'integerish'"),
+  EXPECT_NE(jsonl_config_error("    types: {a: integerish}\n").message().find("unknown type 'integerish'"),
             std::string::npos);
 }
 

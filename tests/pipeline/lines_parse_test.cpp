@@ -100,14 +100,10 @@ TEST(LinesParse, WorksWithAFilterDownstream) {
 }
 
 TEST(LinesParse, ConfigErrorsNameLineAndColumn) {
-  try {
-    lines_pipeline("    skip_blank: true\n");
-    FAIL() << "expected a ConfigError";
-  } catch (const config::ConfigError& e) {
-    EXPECT_EQ(e.line(), 3);
-    EXPECT_EQ(e.column(), 5);
-    EXPECT_NE(e.message().find("unknown key 'skip_blank'"), std::string::npos) << e.message();
-  }
+  const auto unknown = sluice::testing::config_error("stages:\n  - type: lines\n    skip_blank: true\n");
+  EXPECT_EQ(unknown.line(), 3);
+  EXPECT_EQ(unknown.column(), 5);
+  EXPECT_NE(unknown.message().find("unknown key 'skip_blank'"), std::string::npos) << unknown.message();
   EXPECT_THROW(lines_pipeline("    field: \"\"\n"), config::ConfigError);
   EXPECT_THROW(lines_pipeline("    skip_empty: maybe\n"), config::ConfigError);
 }
