@@ -6,6 +6,8 @@
 #include "pipeline/stages/drop.h"
 #include "pipeline/stages/filter.h"
 #include "pipeline/stages/group_by.h"
+#include "pipeline/stages/jsonl_parse.h"
+#include "pipeline/stages/lines_parse.h"
 #include "pipeline/stages/project.h"
 #include "pipeline/stages/regex_extract.h"
 #include "pipeline/stages/rename.h"
@@ -40,6 +42,8 @@ void register_builtin_stages(StageRegistry& registry) {
   register_csv_parse(registry);
   register_filter(registry);
   register_group_by(registry);
+  register_jsonl_parse(registry);
+  register_lines_parse(registry);
   register_project(registry);
   register_rename(registry);
   register_drop(registry);

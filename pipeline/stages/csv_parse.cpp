@@ -7,12 +7,11 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "pipeline/stages/parse_support.h"
 
 namespace sluice::pipeline {
 
 namespace {
-
-constexpr std::string_view kBom = "\xEF\xBB\xBF";
 
 // Splits records out of a block of whole CSV records. Field text that needs no unescaping is a
 // view into the block; quoted fields with "" are unescaped into a per-record copy.
@@ -119,7 +118,7 @@ class CsvParser : public Parser {
   }
 
   void prepare(Block& block) override {
-    if (block.offset == 0 && block.text().substr(0, kBom.size()) == kBom) advance(block, kBom.size());
+    skip_bom(block);
     if (schema_) return;
     CsvReader reader(block.text(), config_.delimiter);
     while (reader.skip_blank_line()) {
@@ -127,7 +126,7 @@ class CsvParser : public Parser {
     std::vector<std::string_view> fields;
     std::vector<char> quoted;
     if (reader.at_end()) {
-      advance(block, reader.position());
+      skip_prefix(block, reader.position());
       return;
     }
     if (auto error = reader.next(fields, quoted)) {
@@ -148,7 +147,7 @@ class CsvParser : public Parser {
       }
     }
     set_columns(std::move(names));
-    advance(block, reader.position());
+    skip_prefix(block, reader.position());
   }
 
   void parse(const Block& block, RecordBatch& out) const override {
@@ -188,9 +187,7 @@ class CsvParser : public Parser {
         if (error) out.cells.resize(row_begin);
       }
       if (error) {
-        std::string_view clipped = record_text;
-        while (!clipped.empty() && (clipped.back() == '\n' || clipped.back() == '\r')) clipped.remove_suffix(1);
-        out.rejections.push_back({*error, std::move(bad_field), origin, std::string(clipped.substr(0, 256))});
+        out.rejections.push_back({*error, std::move(bad_field), origin, rejected_text(record_text)});
         continue;
       }
       out.origins.push_back(origin);
@@ -198,13 +195,6 @@ class CsvParser : public Parser {
   }
 
  private:
-  static void advance(Block& block, size_t n) {
-    const std::string_view skipped = block.text().substr(0, n);
-    block.first_line += static_cast<uint64_t>(std::count(skipped.begin(), skipped.end(), '\n'));
-    block.offset += n;
-    block.begin += n;
-  }
-
   void set_columns(std::vector<std::string> names) {
     types_.clear();
     for (const std::string& name : names) {
@@ -243,14 +233,7 @@ CsvConfig CsvConfig::from_yaml(const config::Node& node) {
     }
     config.delimiter = d[0];
   }
-  if (auto types = node.get("types")) {
-    for (const auto& [name, type_node] : types->entries()) {
-      auto type = parse_type_name(type_node.as_string());
-      if (!type) type_node.fail(fmt::format("unknown type '{}' for column '{}' (int, double, bool or string)",
-                                            type_node.as_string(), name));
-      config.types[name] = *type;
-    }
-  }
+  if (auto types = node.get("types")) config.types = parse_column_types(*types);
   config.infer_types = node.bool_or("infer_types", false);
   return config;
 }

@@ -45,6 +45,28 @@ TEST(CsvParse, QuotedFieldsEscapesAndEmbeddedNewlinesForEveryChunkSize) {
   }
 }
 
+TEST(CsvParse, QuotedMultiByteTextWithNewlinesSurvivesEveryChunkSplit) {
+  // é is 2 bytes, € 3 and 𝄞 4; every chunk size from 1 to the whole input cuts the input at each
+  // possible byte, so inside each character and each quoted newline.
+  const std::string input =
+      "id,text\r\n"
+      "1,\"caf\xC3\xA9\nlatt\xC3\xA9, \"\"\xE2\x82\xAC" "5\"\"\"\r\n"
+      "2,\"\xF0\x9D\x84\x9E\r\n\xF0\x9D\x84\x9E\"\n"
+      "3,\xE2\x82\xAC\n";
+  const std::vector<std::string> expected = {"caf\xC3\xA9\nlatt\xC3\xA9, \"\xE2\x82\xAC" "5\"",
+                                             "\xF0\x9D\x84\x9E\r\n\xF0\x9D\x84\x9E", "\xE2\x82\xAC"};
+  const auto pipeline = csv_pipeline("    types: {id: int}\n");
+  for (size_t chunk = 1; chunk <= input.size(); ++chunk) {
+    SCOPED_TRACE(chunk);
+    const auto rows = all_rows(run_chunked(pipeline, input, chunk).results);
+    ASSERT_EQ(rows.size(), expected.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      EXPECT_EQ(rows[i][0], Value{static_cast<int64_t>(i + 1)});
+      EXPECT_EQ(std::get<std::string>(rows[i][1]), expected[i]);
+    }
+  }
+}
+
 TEST(CsvParse, WrongFieldCountAndBadTypesAreRejectedWithLineAndField) {
   const std::string input = "a,b\n1,2\n3\nx,4\n5,6\n";
   const auto run = run_chunked(csv_pipeline("    types: {a: int}\n", "dead_letter"), input, 3);

@@ -31,6 +31,14 @@ std::atomic<size_t> g_allocations{0};
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 [[gnu::noinline]] void operator delete(void* block) noexcept { std::free(block); }
 [[gnu::noinline]] void operator delete(void* block, std::size_t) noexcept { std::free(block); }
+// The nothrow forms too: ASan's own nothrow new (simdjson, in this binary through jsonl, uses it)
+// would otherwise hand out blocks that the replaced delete above frees with free(), which ASan
+// reports as an alloc-dealloc mismatch.
+[[gnu::noinline]] void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return std::malloc(size == 0 ? 1 : size);
+}
+[[gnu::noinline]] void operator delete(void* block, const std::nothrow_t&) noexcept { std::free(block); }
 #pragma GCC diagnostic pop
 
 namespace sluice::expr {

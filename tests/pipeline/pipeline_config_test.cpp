@@ -7,15 +7,7 @@
 namespace sluice::pipeline {
 namespace {
 
-config::ConfigError config_error(const std::string& yaml) {
-  try {
-    testing::pipeline_from_yaml(yaml);
-  } catch (const config::ConfigError& e) {
-    return e;
-  }
-  ADD_FAILURE() << "expected a ConfigError for:\n" << yaml;
-  return config::ConfigError("", 0, 0, "");
-}
+using testing::config_error;
 
 TEST(PipelineConfig, UnknownStageTypeNamesLineColumnAndKnownTypes) {
   const auto e = config_error("stages:\n  - type: csv\n  - type: filtr\n    where: a\n");

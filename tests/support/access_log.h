@@ -57,11 +57,9 @@ inline std::map<std::pair<std::string, int64_t>, std::pair<int64_t, int64_t>> ex
   return out;
 }
 
-inline const char* kErrorsPipelineYaml = R"(
-stages:
-  - type: csv
-    types: {status: int, bytes: int}
-  - type: filter
+// The stages after the parse stage (which must give country, status and bytes): the records with
+// status >= 400, counted and their bytes summed per country and status.
+inline const std::string kErrorsAggregationYaml = R"(  - type: filter
     where: status >= 400
   - type: group_by
     keys: [country, status]
@@ -69,5 +67,11 @@ stages:
       - {fn: count, as: requests}
       - {fn: sum, field: bytes, as: bytes}
 )";
+
+inline const std::string kErrorsPipelineYaml = R"(
+stages:
+  - type: csv
+    types: {status: int, bytes: int}
+)" + kErrorsAggregationYaml;
 
 }  // namespace sluice::testing

@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "config/node.h"
 #include "pipeline/engine.h"
 #include "pipeline/pipeline.h"
@@ -13,6 +15,17 @@ inline pipeline::PipelinePtr pipeline_from_yaml(const std::string& yaml,
                                                const pipeline::StageRegistry& registry =
                                                    pipeline::StageRegistry::with_builtins()) {
   return pipeline::build_pipeline("test", config::load_string(yaml, "test.yaml"), registry);
+}
+
+// The ConfigError that building a pipeline from `yaml` throws; a test failure if it throws none.
+inline config::ConfigError config_error(const std::string& yaml) {
+  try {
+    pipeline_from_yaml(yaml);
+  } catch (const config::ConfigError& e) {
+    return e;
+  }
+  ADD_FAILURE() << "expected a ConfigError for:\n" << yaml;
+  return config::ConfigError("", 0, 0, "");
 }
 
 struct RunResult {
