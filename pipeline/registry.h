@@ -16,8 +16,8 @@ std::string_view stage_kind_name(StageKind kind);
 
 class StageRegistry {
  public:
-  // Builds a stage from its options node (the stage's map, minus nothing: factories must accept
-  // and ignore the `type` key, which expect_keys lists via kTypeKey).
+  // Builds a stage from its options node: the stage's whole map, so a factory's expect_keys
+  // must list "type" along with its own keys.
   using Factory = std::function<StagePtr(const config::Node& options)>;
 
   struct Entry {

@@ -88,7 +88,8 @@ class GroupByAggregator : public Aggregator {
     value_columns_.clear();
     for (const std::string& key : config_.keys) key_columns_.push_back(field_index(schema, key, "group_by key"));
     for (const AggregateSpec& spec : config_.aggregates) {
-      value_columns_.push_back(spec.args.field.empty() ? -1 : static_cast<int>(field_index(schema, spec.args.field, "group_by field")));
+      const std::string& field = spec.args.field;
+      value_columns_.push_back(field.empty() ? -1 : static_cast<int>(field_index(schema, field, "group_by field")));
     }
     const std::string& time_field = config_.window.time_field;
     time_column_ = time_field.empty() ? -1 : static_cast<int>(field_index(schema, time_field, "group_by window field"));
@@ -134,7 +135,8 @@ class GroupByAggregator : public Aggregator {
     if (it == open.groups.end()) {
       if (group_count_ >= config_.max_groups) {
         throw Error(ErrorCode::ResourceExhausted,
-                    fmt::format("group_by: more than {} groups (max_groups) at line {}", config_.max_groups, origin.line));
+                    fmt::format("group_by: more than {} groups (max_groups) at line {}", config_.max_groups,
+                                origin.line));
       }
       it = open.groups.emplace(key_, new_group()).first;
       ++group_count_;
@@ -297,7 +299,9 @@ GroupByConfig GroupByConfig::from_yaml(const config::Node& node) {
 GroupByStage::GroupByStage(GroupByConfig config) : config_(std::move(config)) {
   for (const AggregateSpec& spec : config_.aggregates) {
     const AggregateFunction* function = find_aggregate_function(spec.function);
-    if (!function) throw Error(ErrorCode::InvalidArgument, fmt::format("unknown aggregate function '{}'", spec.function));
+    if (!function) {
+      throw Error(ErrorCode::InvalidArgument, fmt::format("unknown aggregate function '{}'", spec.function));
+    }
     functions_.push_back(function);
   }
 }
