@@ -151,8 +151,11 @@ class CsvParser : public Parser {
   }
 
   void parse(const Block& block, RecordBatch& out) const override {
+    // prepare() consumes every block up to and including the header, so a block seen before the
+    // header is empty here; it must not read schema_, which prepare() may be setting meanwhile
+    // for a later block (parse() runs concurrently with the next chunk's prepare()).
+    if (block.size() == 0) return;
     out.schema = schema_;
-    if (!schema_) return;  // nothing but a header-less empty input
     const size_t width = schema_->size();
     const std::string_view text = block.text();
     CsvReader reader(text, config_.delimiter);
