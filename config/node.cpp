@@ -94,18 +94,23 @@ bool Node::as_bool() const {
   fail(fmt::format("expected true or false, got '{}'", s));
 }
 
-uint64_t Node::as_bytes() const {
-  const std::string s = scalar("a byte size");
+std::optional<uint64_t> parse_byte_size(std::string_view text) {
   static constexpr std::pair<std::string_view, uint64_t> kUnits[] = {
       {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20}, {"GiB", 1ULL << 30}, {"KB", 1000ULL},
       {"MB", 1000000ULL},  {"GB", 1000000000ULL}, {"B", 1ULL},       {"", 1ULL}};
   for (auto [unit, factor] : kUnits) {
-    if (s.size() < unit.size() || s.compare(s.size() - unit.size(), unit.size(), unit) != 0) continue;
-    std::string number = s.substr(0, s.size() - unit.size());
-    while (!number.empty() && number.back() == ' ') number.pop_back();
+    if (!text.ends_with(unit)) continue;
+    std::string_view number = text.substr(0, text.size() - unit.size());
+    while (!number.empty() && number.back() == ' ') number.remove_suffix(1);
     if (auto n = parse_double(number); n && *n >= 0 && std::isfinite(*n)) return static_cast<uint64_t>(*n * factor);
-    break;
+    return std::nullopt;
   }
+  return std::nullopt;
+}
+
+uint64_t Node::as_bytes() const {
+  const std::string s = scalar("a byte size");
+  if (auto bytes = parse_byte_size(s)) return *bytes;
   fail(fmt::format("expected a byte size such as 65536, 64KiB or 8MiB, got '{}'", s));
 }
 

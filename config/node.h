@@ -81,6 +81,10 @@ class Node {
   std::shared_ptr<const std::string> file_;
 };
 
+// A byte size: a plain number or one with a unit (64KiB, 8MiB, 1GiB; KB/MB/GB are 1000s);
+// nullopt when `text` is not one.
+std::optional<uint64_t> parse_byte_size(std::string_view text);
+
 // Parse errors become ConfigError with the YAML parser's line and column.
 Node load_file(const std::string& path);
 Node load_string(const std::string& text, const std::string& name = "<string>");

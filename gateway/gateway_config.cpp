@@ -29,26 +29,34 @@ pipeline::StreamLimits parse_stream_limits(const config::Node& node) {
   return limits;
 }
 
+// Relative paths are taken from the config file's folder, so a config and its files move together.
+std::string path_beside_config(const config::Node& node) {
+  std::filesystem::path path = node.as_string();
+  if (path.is_relative()) path = std::filesystem::path(node.file()).parent_path() / path;
+  return path.lexically_normal().string();
+}
+
 }  // namespace
 
 ServerOptions parse_server_options(const config::Node& node) {
   node.expect_keys({"listen", "data_dir", "max_message_bytes", "max_concurrent_streams", "max_memory_bytes",
-                    "file_chunk_bytes", "max_upload_result_rows", "stream_limits", "compression"},
+                    "file_chunk_bytes", "max_upload_result_rows", "stream_limits", "compression",
+                    "recording"},
                    "server");
   ServerOptions options;
   options.listen = node.string_or("listen", options.listen);
-  if (auto n = node.get("data_dir")) {
-    // Relative to the config file, so a config and its data can move together.
-    std::filesystem::path dir = n->as_string();
-    if (dir.is_relative()) dir = std::filesystem::path(n->file()).parent_path() / dir;
-    options.data_dir = dir.lexically_normal().string();
-  }
+  if (auto n = node.get("data_dir")) options.data_dir = path_beside_config(*n);
   if (auto n = node.get("max_message_bytes")) options.max_message_bytes = positive_bytes(*n);
   if (auto n = node.get("max_concurrent_streams")) options.max_concurrent_streams = positive_u32(*n);
   if (auto n = node.get("max_memory_bytes")) options.max_memory_bytes = positive_bytes(*n);
   if (auto n = node.get("file_chunk_bytes")) options.file_chunk_bytes = positive_bytes(*n);
   if (auto n = node.get("max_upload_result_rows")) options.max_upload_result_rows = positive_bytes(*n);
   if (auto n = node.get("stream_limits")) options.stream_limits = parse_stream_limits(*n);
+  if (auto recording = node.get("recording")) {
+    recording->expect_keys({"path", "max_bytes"}, "recording");
+    options.recording_path = path_beside_config(recording->require("path", "recording"));
+    if (auto n = recording->get("max_bytes")) options.recording_max_bytes = positive_bytes(*n);
+  }
   if (auto n = node.get("compression")) {
     const std::string c = n->as_string();
     if (c != "none" && c != "gzip") n->fail(fmt::format("compression must be none or gzip, got '{}'", c));

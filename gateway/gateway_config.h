@@ -20,6 +20,8 @@ struct ServerOptions {
   uint64_t file_chunk_bytes = 64u << 10;         // ProcessFile's default read size
   uint64_t max_upload_result_rows = 100000;      // Upload holds results until the end; cap them
   pipeline::StreamLimits stream_limits;          // per-stream in-flight budget
+  std::string recording_path;                    // record every stream here; empty = off
+  uint64_t recording_max_bytes = 1ull << 30;     // the recording stops growing at this size
 };
 
 struct GatewayConfig {

@@ -106,6 +106,8 @@ Status PipelineCall::open_stream(const std::string& pipeline_name, const std::st
   callbacks.on_room = [this] { continue_input(); };
   callbacks.on_finish = [this](const Status& status) { complete(status); };
   auto stream = std::make_unique<pipeline::Stream>(pipeline, state_.config.server.stream_limits, std::move(callbacks));
+  // Before stream_ is published, so complete() on another thread sees the id.
+  if (state_.recorder) recording_id_ = state_.recorder->start_stream(pipeline_name, format, label);
   {
     std::lock_guard lock(mu_);
     stream_ = std::move(stream);
@@ -173,6 +175,7 @@ void PipelineCall::on_read_done(bool ok) {
   } else if (request_.kind_case() == v1::InputMessage::kChunk) {
     const size_t size = request_.chunk().size();
     state_.bytes_in += size;
+    if (state_.recorder) state_.recorder->chunk(recording_id_, request_.chunk());
     stream->push(std::move(*request_.mutable_chunk()));
     raise_peak(state_.peak_chunks_in_flight, stream->chunks_in_flight());
   } else {
@@ -248,6 +251,7 @@ void PipelineCall::complete(const Status& status) {
     final_status_ = to_grpc(status);
   }
   if (stream) {
+    if (state_.recorder) state_.recorder->end_stream(recording_id_, status);
     const pipeline::Counters c = stream->summary().counters;
     spdlog::info("stream end pipeline={} status={} bytes_in={} records_in={} records_out={} rejected={} message=\"{}\"",
                  pipeline_name_, error_code_name(status.code), c.bytes_in, c.records_in, c.records_out,
@@ -336,6 +340,7 @@ void PipelineCall::pump_file() {
         }
       } else {
         state_.bytes_in += chunk.size();
+        if (state_.recorder) state_.recorder->chunk(recording_id_, chunk);
         stream_->push(std::move(chunk));
         raise_peak(state_.peak_chunks_in_flight, stream_->chunks_in_flight());
       }

@@ -23,6 +23,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "gateway/gateway_config.h"
+#include "gateway/recording.h"
 #include "pipeline/engine.h"
 #include "sluice/v1/sluice.pb.h"
 
@@ -38,6 +39,7 @@ struct GatewayState {
   std::atomic<uint64_t> bytes_in{0};
   std::atomic<uint64_t> read_pauses{0};           // times a stream stopped reading for lack of room
   std::atomic<size_t> peak_chunks_in_flight{0};  // highest any stream reached
+  std::unique_ptr<RecordingWriter> recorder;     // set by the Server when server.recording is configured
 
   // A call that was admitted has ended and freed its stream.
   void stream_closed();
@@ -89,6 +91,7 @@ class PipelineCall {
   v1::Summary* upload_response_;
   bool admitted_ = false;
   std::string pipeline_name_;
+  uint32_t recording_id_ = 0;  // this stream in the recording; 0 = not recorded
 
   std::mutex mu_;
   v1::InputMessage request_;     // the read in flight lands here

@@ -9,6 +9,9 @@ namespace sluice::gateway {
 
 Server::Server(GatewayConfig config) : state_(std::move(config)), service_(state_) {
   const ServerOptions& options = state_.config.server;
+  if (!options.recording_path.empty()) {
+    state_.recorder = std::make_unique<RecordingWriter>(options.recording_path, options.recording_max_bytes);
+  }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 

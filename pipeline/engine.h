@@ -29,7 +29,7 @@ struct Work;
 
 struct StreamLimits {
   size_t max_chunks_in_flight = 8;
-  size_t max_bytes_in_flight = 16u << 20;
+  size_t max_bytes_in_flight = 8u << 20;
   size_t max_pending_results = 16;  // emitted but not yet result_consumed()
 };
 

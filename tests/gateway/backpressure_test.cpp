@@ -229,6 +229,15 @@ TEST(Backpressure, StreamsBeyondTheConcurrencyLimitGetResourceExhausted) {
   EXPECT_TRUE(first->Finish().ok());
 }
 
+TEST(Backpressure, TheDefaultLimitsFitTheDefaultMemoryLimit) {
+  const auto config = gateway::load_gateway_config(
+      config::load_string("pipelines:\n  p:\n    stages:\n      - type: csv\n", "defaults.yaml"),
+      pipeline::StageRegistry::with_builtins());
+  const ServerOptions& s = config.server;
+  EXPECT_LE(uint64_t{s.max_concurrent_streams} * (s.stream_limits.max_bytes_in_flight + s.max_message_bytes),
+            s.max_memory_bytes);
+}
+
 TEST(Backpressure, BudgetsThatCannotFitTheMemoryLimitAreAConfigError) {
   std::string config = kConfig;
   config.replace(config.find("max_memory_bytes: 64MiB"), 23, "max_memory_bytes: 8MiB");

@@ -1,0 +1,119 @@
+// Result file names, the compare of two result sets, and the report's arithmetic.
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "gateway/replay/progress.h"
+#include "gateway/replay/replay.h"
+#include "gateway/replay/result_files.h"
+
+namespace sluice::replay {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(ResultNames, AreSafeStableAndUnique) {
+  EXPECT_EQ(result_names({"a.csv", "sub/dir/b.csv", "we ird:name", "", "../up", "a.csv", "a.csv-2", "sub_dir_b.csv"}),
+            (std::vector<std::string>{"a.csv", "sub_dir_b.csv", "we_ird_name", "stream", "_.._up", "a.csv-2",
+                                      "a.csv-2-2", "sub_dir_b.csv-2"}));
+}
+
+class CompareDirs : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::path(::testing::TempDir()) / "sluice_compare_test";
+    fs::remove_all(root_);
+    fs::create_directories(root_ / "a");
+    fs::create_directories(root_ / "b");
+  }
+  void write(const std::string& dir, const std::string& name, const std::string& text) {
+    std::ofstream(root_ / dir / name) << text;
+  }
+  Comparison compare() { return compare_result_dirs((root_ / "a").string(), (root_ / "b").string()); }
+
+  fs::path root_;
+};
+
+TEST_F(CompareDirs, IdenticalSetsAreTheSame) {
+  for (const char* dir : {"a", "b"}) {
+    write(dir, "x.jsonl", "{\"batch\":1}\n{\"summary\":2}\n");
+    write(dir, "y.jsonl", "{\"error\":\"NOT_FOUND\"}\n");
+    write(dir, "ignored.txt", dir);  // not a result file
+  }
+  const Comparison comparison = compare();
+  EXPECT_TRUE(comparison.same());
+  EXPECT_EQ(comparison.files, 2u);
+}
+
+TEST_F(CompareDirs, NamesTheFirstDifferingLineAndMissingFiles) {
+  write("a", "x.jsonl", "{\"batch\":1}\n{\"summary\":{\"records_in\":20}}\n{\"more\":1}\n");
+  write("b", "x.jsonl", "{\"batch\":1}\n{\"summary\":{\"records_in\":21}}\n");
+  write("a", "only_a.jsonl", "1\n");
+  write("a", "short.jsonl", "1\n");
+  write("b", "short.jsonl", "1\n2\n");
+  const Comparison comparison = compare();
+  EXPECT_FALSE(comparison.same());
+  ASSERT_EQ(comparison.differences.size(), 3u);
+  EXPECT_EQ(comparison.differences[0], "only_a.jsonl: only in " + (root_ / "a").string());
+  EXPECT_EQ(comparison.differences[1], "short.jsonl: line 2: only B has it: 2");
+  EXPECT_EQ(comparison.differences[2],
+            "x.jsonl: line 2 differs at column 27:\n"
+            "    A: {\"summary\":{\"records_in\":20}}\n"
+            "    B: {\"summary\":{\"records_in\":21}}");
+}
+
+TEST_F(CompareDirs, LongLinesAreShownAroundTheDifference) {
+  const std::string prefix(500, 'p');
+  write("a", "x.jsonl", prefix + "A" + std::string(500, 's') + "\n");
+  write("b", "x.jsonl", prefix + "B" + std::string(500, 's') + "\n");
+  const Comparison comparison = compare();
+  ASSERT_EQ(comparison.differences.size(), 1u);
+  const std::string& text = comparison.differences[0];
+  EXPECT_NE(text.find("column 501"), std::string::npos) << text;
+  EXPECT_NE(text.find("A: ..." + std::string(40, 'p') + "A"), std::string::npos) << text;
+  EXPECT_LT(text.size(), 500u);
+}
+
+TEST_F(CompareDirs, AMissingDirectoryIsAnError) {
+  EXPECT_THROW(compare_result_dirs((root_ / "nope").string(), (root_ / "a").string()), Error);
+}
+
+TEST(Report, NearestRankPercentiles) {
+  std::vector<double> values;
+  for (int i = 100; i >= 1; --i) values.push_back(i);
+  const Percentiles p = percentiles(values);
+  EXPECT_EQ(p.p50, 50);
+  EXPECT_EQ(p.p90, 90);
+  EXPECT_EQ(p.p99, 99);
+  EXPECT_EQ(p.max, 100);
+  EXPECT_EQ(percentiles({7}).p50, 7);
+  EXPECT_EQ(percentiles({}).max, 0);
+}
+
+TEST(Report, OnlyTransientFailuresAreRetried) {
+  for (ErrorCode code : {ErrorCode::Unavailable, ErrorCode::ResourceExhausted, ErrorCode::DeadlineExceeded,
+                         ErrorCode::Aborted}) {
+    EXPECT_TRUE(is_retryable(code)) << error_code_name(code);
+  }
+  for (ErrorCode code : {ErrorCode::InvalidArgument, ErrorCode::NotFound, ErrorCode::Cancelled, ErrorCode::Internal,
+                         ErrorCode::PermissionDenied}) {
+    EXPECT_FALSE(is_retryable(code)) << error_code_name(code);
+  }
+}
+
+TEST(Progress, LineShowsBytesStreamsRateAndEta) {
+  ProgressCounters counters;
+  counters.total_streams = 10;
+  counters.total_bytes = 30'000'000;
+  counters.bytes_sent = 10'000'000;
+  counters.records = 1234;
+  counters.streams_done = 3;
+  counters.streams_failed = 1;
+  EXPECT_EQ(progress_line(counters, 2.0), "10.00 MB  1234 records  streams 3/10 (1 failed)  5.00 MB/s  ETA 4 s");
+  counters.streams_done = 10;
+  EXPECT_EQ(progress_line(counters, 2.0), "10.00 MB  1234 records  streams 10/10 (1 failed)  5.00 MB/s  done");
+}
+
+}  // namespace
+}  // namespace sluice::replay
