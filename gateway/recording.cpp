@@ -190,7 +190,8 @@ void RecordingWriter::stop(const std::string& why) {
 
 Recording::Recording(const std::string& path) : path_(path) {
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd_ < 0) throw Error(ErrorCode::NotFound, fmt::format("cannot open recording '{}': {}", path, std::strerror(errno)));
+  if (fd_ < 0)
+    throw Error(ErrorCode::NotFound, fmt::format("cannot open recording '{}': {}", path, std::strerror(errno)));
   try {
     struct stat info;
     if (::fstat(fd_, &info) != 0) {
@@ -218,8 +219,9 @@ void Recording::read_at(uint64_t offset, void* into, size_t size) const {
     const ssize_t n = ::pread(fd_, out, size, static_cast<off_t>(offset));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      throw Error(ErrorCode::DataLoss, fmt::format("recording '{}': reading {} bytes at byte offset {} failed: {}", path_,
-                                                   size, offset, n == 0 ? "unexpected end of file" : std::strerror(errno)));
+      throw Error(ErrorCode::DataLoss,
+                  fmt::format("recording '{}': reading {} bytes at byte offset {} failed: {}", path_, size, offset,
+                              n == 0 ? "unexpected end of file" : std::strerror(errno)));
     }
     out += n;
     offset += static_cast<uint64_t>(n);
@@ -242,8 +244,9 @@ void Recording::index() {
                 fmt::format("'{}' is not a sluice recording: no \"SLRC\" magic at byte offset 0", path_));
   }
   if (const auto version = load_le<uint16_t>(header.data() + 4); version != kRecordingVersion) {
-    throw Error(ErrorCode::FailedPrecondition, fmt::format("recording '{}' has format version {}; this build reads version {}",
-                                                           path_, version, kRecordingVersion));
+    throw Error(ErrorCode::FailedPrecondition,
+                fmt::format("recording '{}' has format version {}; this build reads version {}", path_, version,
+                            kRecordingVersion));
   }
   const uint32_t header_crc = crc_of(0, header.data(), 16);
   if (const auto stored = load_le<uint32_t>(header.data() + 16); stored != header_crc) {
@@ -256,7 +259,8 @@ void Recording::index() {
   for (uint64_t offset = kFileHeaderBytes; offset < file_size_;) {
     const uint64_t remaining = file_size_ - offset;
     if (remaining < kRecordHeaderBytes) {
-      corrupt(offset, fmt::format("truncated record: its header needs {} bytes, {} remain", kRecordHeaderBytes, remaining));
+      corrupt(offset,
+              fmt::format("truncated record: its header needs {} bytes, {} remain", kRecordHeaderBytes, remaining));
     }
     record.resize(kRecordHeaderBytes);
     read_at(offset, record.data(), kRecordHeaderBytes);
@@ -272,12 +276,14 @@ void Recording::index() {
     read_at(offset + kRecordHeaderBytes, record.data() + kRecordHeaderBytes, length + kCrcBytes);
     const uint32_t computed = crc_of(0, record.data(), kRecordHeaderBytes + length);
     if (const auto stored = load_le<uint32_t>(record.data() + kRecordHeaderBytes + length); stored != computed) {
-      corrupt(offset, fmt::format("corrupt record: CRC32 mismatch (stored {:#010x}, computed {:#010x})", stored, computed));
+      corrupt(offset,
+              fmt::format("corrupt record: CRC32 mismatch (stored {:#010x}, computed {:#010x})", stored, computed));
     }
     const std::string_view payload(record.data() + kRecordHeaderBytes, length);
 
     auto found = stream_index.find(stream_id);
-    RecordedStream* open = found != stream_index.end() && !streams_[found->second].end ? &streams_[found->second] : nullptr;
+    RecordedStream* open =
+        found != stream_index.end() && !streams_[found->second].end ? &streams_[found->second] : nullptr;
     switch (static_cast<RecordType>(type)) {
       case RecordType::StreamStart: {
         if (stream_id == 0 || found != stream_index.end()) {

@@ -74,7 +74,7 @@ class RecordingWriter {
 };
 
 struct RecordedChunk {
-  uint64_t offset;                // of the payload in the file
+  uint64_t offset;  // of the payload in the file
   uint32_t size;
   std::chrono::microseconds time;  // since the recording started
 };

@@ -31,10 +31,12 @@ void add_directory(const fs::path& dir, const InputSelection& selection, std::ve
   for (const fs::directory_entry& entry : fs::recursive_directory_iterator(dir)) {
     if (!entry.is_regular_file()) continue;
     std::string relative = entry.path().lexically_relative(dir).generic_string();
-    if (fnmatch(selection.glob.c_str(), relative.c_str(), 0) == 0) found.emplace_back(std::move(relative), entry.path());
+    if (fnmatch(selection.glob.c_str(), relative.c_str(), 0) == 0)
+      found.emplace_back(std::move(relative), entry.path());
   }
   if (found.empty()) {
-    throw Error(ErrorCode::InvalidArgument, fmt::format("no files matching '{}' under '{}'", selection.glob, dir.string()));
+    throw Error(ErrorCode::InvalidArgument,
+                fmt::format("no files matching '{}' under '{}'", selection.glob, dir.string()));
   }
   std::sort(found.begin(), found.end());
   for (auto& [relative, path] : found) out.push_back(file_input(path, std::move(relative), selection));

@@ -13,21 +13,21 @@ namespace sluice::replay {
 
 // One stream to send.
 struct StreamInput {
-  std::string label;     // the StreamHeader's name; names the result file
+  std::string label;  // the StreamHeader's name; names the result file
   std::string pipeline;
-  std::string format;    // empty: not checked by the server
-  uint64_t bytes = 0;    // known up front, for the progress ETA
-  std::string file;      // a file's path, or else a recorded stream:
+  std::string format;  // empty: not checked by the server
+  uint64_t bytes = 0;  // known up front, for the progress ETA
+  std::string file;    // a file's path, or else a recorded stream:
   std::shared_ptr<const gateway::Recording> recording;
   const gateway::RecordedStream* recorded = nullptr;  // inside *recording
 };
 
 struct InputSelection {
-  std::vector<std::string> paths;       // files and directories
-  std::string glob = "*";               // filters the files found in directories (by relative path)
+  std::vector<std::string> paths;  // files and directories
+  std::string glob = "*";          // filters the files found in directories (by relative path)
   std::vector<std::string> recordings;
-  std::string pipeline;                 // for files; when set, it also replaces recorded pipelines
-  std::string format;                   // for files
+  std::string pipeline;  // for files; when set, it also replaces recorded pipelines
+  std::string format;    // for files
 };
 
 // Files in the order given; each directory's files sorted by relative path; then each

@@ -23,7 +23,8 @@ constexpr int kUsageError = 2;
 size_t byte_size(const std::string& text, const std::string& option) {
   const auto bytes = config::parse_byte_size(text);
   if (!bytes || *bytes == 0) {
-    throw Error(ErrorCode::InvalidArgument, fmt::format("{}: expected a size such as 65536 or 64KiB, got '{}'", option, text));
+    throw Error(ErrorCode::InvalidArgument,
+                fmt::format("{}: expected a size such as 65536 or 64KiB, got '{}'", option, text));
   }
   return *bytes;
 }
@@ -35,15 +36,17 @@ std::chrono::milliseconds seconds_option(double seconds) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"sluice-replay: replay files, directories or recorded streams to a sluice gateway (load tests, bug\n"
-               "reproduction, re-running data through a new config), or offline through the same YAML config, and\n"
-               "compare result sets."};
+  CLI::App app{
+      "sluice-replay: replay files, directories or recorded streams to a sluice gateway (load tests, bug\n"
+      "reproduction, re-running data through a new config), or offline through the same YAML config, and\n"
+      "compare result sets."};
   app.footer(
       "Examples:\n"
       "  sluice-replay run --target 127.0.0.1:50051 --pipeline http_errors --glob '*.csv' --concurrency 8 \\\n"
       "      --out results/ --report report.json data/\n"
       "  sluice-replay run --recording gateway.slrc --timing scaled --speed 2 --out replayed/\n"
-      "  sluice-replay run --offline --config config/examples/default.yaml --pipeline http_errors --out offline/ data/\n"
+      "  sluice-replay run --offline --config config/examples/default.yaml --pipeline http_errors --out offline/ "
+      "data/\n"
       "  sluice-replay compare results/ offline/\n"
       "Exit codes: 0 every stream succeeded (compare: identical); 1 a stream failed (compare: a difference);\n"
       "2 bad usage, unreadable input or config.");
@@ -67,31 +70,38 @@ int main(int argc, char** argv) {
   run->add_option("-f,--format", inputs.format, "input format the files declare (the server checks it)");
   run->add_option("--glob", inputs.glob, "only files under directories whose relative path matches, e.g. '*.csv'")
       ->capture_default_str();
-  auto* target = run->add_option("-t,--target", options.target,
-                                 "gateway host:port, plain TCP (the client library has no TLS yet)")
-                     ->capture_default_str();
-  auto* offline_flag = run->add_flag("--offline")->description(
-      "no gateway: run each stream through the embedded pipeline library with the --config file; result files match "
-      "a gateway run's byte for byte");
-  auto* config = run->add_option("-c,--config", options.offline_config, "YAML config for --offline")
-                     ->check(CLI::ExistingFile);
+  auto* target =
+      run->add_option("-t,--target", options.target, "gateway host:port, plain TCP (the client library has no TLS yet)")
+          ->capture_default_str();
+  auto* offline_flag = run->add_flag("--offline")
+                           ->description(
+                               "no gateway: run each stream through the embedded pipeline library with the --config "
+                               "file; result files match "
+                               "a gateway run's byte for byte");
+  auto* config =
+      run->add_option("-c,--config", options.offline_config, "YAML config for --offline")->check(CLI::ExistingFile);
   offline_flag->needs(config)->excludes(target);
   config->needs(offline_flag);
-  run->add_option("--mode", mode, "upload: client-streaming, results come with the summary; process: "
-                                  "bidirectional, results stream back while sending")
+  run->add_option("--mode", mode,
+                  "upload: client-streaming, results come with the summary; process: "
+                  "bidirectional, results stream back while sending")
       ->check(CLI::IsMember({"upload", "process"}))
       ->capture_default_str();
-  run->add_option("--concurrency", concurrency, "streams sent at once")->check(CLI::Range(1u, 4096u))->capture_default_str();
-  run->add_option("--chunk-size", chunk_size, "bytes per message for files (65536, 64KiB, 1MiB); recordings keep "
-                                              "their recorded chunks")
+  run->add_option("--concurrency", concurrency, "streams sent at once")
+      ->check(CLI::Range(1u, 4096u))
       ->capture_default_str();
-  run->add_option("--rate", rate, "send-rate limit shared by all streams: bytes per second (10MB/s, 512KiB/s) or "
-                                  "chunks per second (100chunks/s)");
-  auto* timing_option =
-      run->add_option("--timing", timing, "fast: no waits; recorded: wait between a recording's chunks as "
-                                          "recorded; scaled: the recorded waits divided by --speed")
-          ->check(CLI::IsMember({"fast", "recorded", "scaled"}))
-          ->capture_default_str();
+  run->add_option("--chunk-size", chunk_size,
+                  "bytes per message for files (65536, 64KiB, 1MiB); recordings keep "
+                  "their recorded chunks")
+      ->capture_default_str();
+  run->add_option("--rate", rate,
+                  "send-rate limit shared by all streams: bytes per second (10MB/s, 512KiB/s) or "
+                  "chunks per second (100chunks/s)");
+  auto* timing_option = run->add_option("--timing", timing,
+                                        "fast: no waits; recorded: wait between a recording's chunks as "
+                                        "recorded; scaled: the recorded waits divided by --speed")
+                            ->check(CLI::IsMember({"fast", "recorded", "scaled"}))
+                            ->capture_default_str();
   run->add_option("--speed", options.speed, "with --timing scaled: 2.0 replays twice as fast as recorded")
       ->check(CLI::PositiveNumber)
       ->needs(timing_option)
@@ -118,7 +128,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run->add_flag("--no-progress", no_progress, "no progress on stderr");
 
-  auto* compare = app.add_subcommand("compare", "compare two result directories file by file; exits 1 on any difference");
+  auto* compare =
+      app.add_subcommand("compare", "compare two result directories file by file; exits 1 on any difference");
   std::string dir_a, dir_b;
   compare->add_option("dir_a", dir_a, "results of one run")->required();
   compare->add_option("dir_b", dir_b, "results of another run")->required();
@@ -142,7 +153,7 @@ int main(int argc, char** argv) {
       return kUsageError;
     }
     options.mode = mode == "upload" ? replay::Mode::Upload : replay::Mode::Process;
-    options.timing = timing == "fast" ? replay::Timing::Fast
+    options.timing = timing == "fast"       ? replay::Timing::Fast
                      : timing == "recorded" ? replay::Timing::Recorded
                                             : replay::Timing::Scaled;
     options.concurrency = concurrency;
@@ -166,6 +177,9 @@ int main(int argc, char** argv) {
     return report.ok() ? 0 : kFailedStreams;
   } catch (const Error& e) {
     std::cerr << "sluice-replay: " << error_code_name(e.code()) << ": " << e.what() << "\n";
+    return kUsageError;
+  } catch (const std::exception& e) {  // e.g. a directory that cannot be walked
+    std::cerr << "sluice-replay: " << e.what() << "\n";
     return kUsageError;
   }
 }

@@ -25,7 +25,10 @@ std::string progress_line(const ProgressCounters& counters, double elapsed_secon
 
 ProgressPrinter::ProgressPrinter(std::ostream& out, bool tty, std::chrono::milliseconds interval,
                                  const ProgressCounters& counters)
-    : out_(out), tty_(tty), counters_(counters), thread_([this, period = tty ? std::chrono::milliseconds(200) : interval] {
+    : out_(out),
+      tty_(tty),
+      counters_(counters),
+      thread_([this, period = tty ? std::chrono::milliseconds(200) : interval] {
         std::unique_lock lock(mu_);
         while (!wake_.wait_for(lock, period, [this] { return stopping_; })) print();
       }) {}

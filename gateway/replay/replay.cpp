@@ -117,14 +117,15 @@ StreamOutcome Replayer::replay(const Job& job) {
   outcome.pipeline = input.pipeline;
   if (!options_.out_dir.empty()) outcome.result_file = job.result_name + ".jsonl";
   if (input.recorded) {
-    outcome.recorded_status = input.recorded->end ? std::string(error_code_name(input.recorded->end->code)) : "incomplete";
+    outcome.recorded_status =
+        input.recorded->end ? std::string(error_code_name(input.recorded->end->code)) : "incomplete";
   }
   for (unsigned retry = 0;; ++retry) {
     outcome.attempts = retry + 1;
     outcome.status = attempt(job, outcome);
     if (outcome.status.ok() || retry == options_.retries || !is_retryable(outcome.status.code)) break;
-    std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(options_.backoff * (1u << std::min(retry, 16u)),
-                                                                     std::chrono::seconds(10)));
+    std::this_thread::sleep_for(
+        std::min<std::chrono::milliseconds>(options_.backoff * (1u << std::min(retry, 16u)), std::chrono::seconds(10)));
   }
   ++progress_.streams_done;
   if (!outcome.status.ok()) ++progress_.streams_failed;
@@ -136,7 +137,6 @@ Status Replayer::attempt(const Job& job, StreamOutcome& outcome) {
   const auto start = Clock::now();
   std::optional<Clock::time_point> deadline;
   if (options_.timeout) deadline = start + *options_.timeout;
-  const double speed = options_.timing == Timing::Scaled ? options_.speed : 1.0;
   const uint32_t recording_id = recorder_ ? recorder_->start_stream(input.pipeline, input.format, input.label) : 0;
   outcome.bytes = outcome.chunks = 0;
 
@@ -148,12 +148,7 @@ Status Replayer::attempt(const Job& job, StreamOutcome& outcome) {
     auto next_chunk = [&](std::string& chunk) {
       std::chrono::microseconds recorded_at{0};
       if (!cursor->next(chunk, recorded_at)) return false;
-      auto due = start;
-      if (options_.timing != Timing::Fast) {
-        due += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::micro>(
-            static_cast<double>(recorded_at.count()) / speed));
-      }
-      wait_to_send(due, chunk.size(), deadline);
+      wait_to_send(start + send_offset(options_.timing, options_.speed, recorded_at), chunk.size(), deadline);
       // Waits end at the deadline; stopping here (not only by the call's deadline) makes the
       // outcome the same online and offline, where nothing else would stop the stream.
       if (deadline && Clock::now() >= *deadline) {
@@ -238,6 +233,16 @@ void Replayer::wait_to_send(Clock::time_point due, size_t chunk_bytes, std::opti
 }
 
 }  // namespace
+
+std::chrono::microseconds send_offset(Timing timing, double speed, std::chrono::microseconds recorded_at) {
+  switch (timing) {
+    case Timing::Fast: return std::chrono::microseconds(0);
+    case Timing::Recorded: return recorded_at;
+    case Timing::Scaled:
+      return std::chrono::microseconds(static_cast<int64_t>(static_cast<double>(recorded_at.count()) / speed));
+  }
+  return recorded_at;
+}
 
 bool is_retryable(ErrorCode code) {
   return code == ErrorCode::Unavailable || code == ErrorCode::ResourceExhausted ||

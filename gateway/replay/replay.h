@@ -30,22 +30,26 @@ struct ReplayOptions {
   std::string target = "127.0.0.1:50051";  // host:port of a running gateway
   std::string offline_config;              // set: run this config in process, no gateway
   Mode mode = Mode::Upload;
-  size_t concurrency = 4;                  // streams at once
-  size_t chunk_size = 64 << 10;            // for files; recordings keep their chunks
-  std::optional<RateLimit> rate;           // shared by all streams
+  size_t concurrency = 4;         // streams at once
+  size_t chunk_size = 64 << 10;   // for files; recordings keep their chunks
+  std::optional<RateLimit> rate;  // shared by all streams
   Timing timing = Timing::Fast;
-  double speed = 1.0;                      // for Timing::Scaled
-  unsigned repeat = 1;                     // every input this many times
+  double speed = 1.0;                                // for Timing::Scaled
+  unsigned repeat = 1;                               // every input this many times
   std::optional<std::chrono::milliseconds> timeout;  // per stream (per attempt)
-  unsigned retries = 0;                    // extra attempts after a retryable failure
-  std::chrono::milliseconds backoff{100};  // before the first retry; doubles each time
+  unsigned retries = 0;                              // extra attempts after a retryable failure
+  std::chrono::milliseconds backoff{100};            // before the first retry; doubles each time
   bool gzip = false;
-  std::string out_dir;                     // result files; empty: none written
-  std::string record_path;                 // record what is sent; empty: no recording
-  std::ostream* progress = nullptr;        // live progress; null: none
+  std::string out_dir;               // result files; empty: none written
+  std::string record_path;           // record what is sent; empty: no recording
+  std::ostream* progress = nullptr;  // live progress; null: none
   bool progress_tty = false;
   std::chrono::milliseconds progress_interval{5000};  // when not a terminal
 };
+
+// When to send a chunk recorded `recorded_at` after its stream started, counted from the start of
+// the replayed stream: immediately (Fast), as recorded, or scaled by 1/speed.
+std::chrono::microseconds send_offset(Timing timing, double speed, std::chrono::microseconds recorded_at);
 
 // Failures worth another attempt: the target was unavailable or overloaded, or the attempt ran
 // out of time. Everything else (bad input, unknown pipeline...) would fail the same way again.

@@ -55,7 +55,8 @@ Percentiles percentiles(std::vector<double> values) {
 }
 
 size_t ReplayReport::failed() const {
-  return static_cast<size_t>(std::count_if(streams.begin(), streams.end(), [](const StreamOutcome& s) { return !s.status.ok(); }));
+  return static_cast<size_t>(
+      std::count_if(streams.begin(), streams.end(), [](const StreamOutcome& s) { return !s.status.ok(); }));
 }
 
 void print_report(std::ostream& out, const ReplayReport& report) {

@@ -14,16 +14,16 @@ namespace sluice::replay {
 struct StreamOutcome {
   std::string label;
   std::string pipeline;
-  std::string result_file;       // empty without --out
-  std::string recorded_status;   // recorded streams: how the original ended ("OK", "CANCELLED", "incomplete")
-  Status status;                 // of the last attempt
+  std::string result_file;      // empty without --out
+  std::string recorded_status;  // recorded streams: how the original ended ("OK", "CANCELLED", "incomplete")
+  Status status;                // of the last attempt
   unsigned attempts = 0;
-  uint64_t bytes = 0;            // sent by the last attempt
+  uint64_t bytes = 0;  // sent by the last attempt
   uint64_t chunks = 0;
   uint64_t records_in = 0;
   uint64_t records_out = 0;
-  double latency_ms = 0;         // start of the last attempt to its summary
-  double first_result_ms = 0;    // to its first result batch (or the summary, which holds Upload's)
+  double latency_ms = 0;       // start of the last attempt to its summary
+  double first_result_ms = 0;  // to its first result batch (or the summary, which holds Upload's)
 };
 
 struct Percentiles {

@@ -49,7 +49,8 @@ std::vector<size_t> record_offsets(const std::string& bytes) {
   for (size_t at = 20; at < bytes.size();) {
     offsets.push_back(at);
     uint32_t length = 0;
-    for (int i = 0; i < 4; ++i) length |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[at + 13 + i])) << (8 * i);
+    for (int i = 0; i < 4; ++i)
+      length |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[at + 13 + i])) << (8 * i);
     at += 17 + length + 4;
   }
   return offsets;
@@ -223,8 +224,8 @@ TEST(Recording, StopsAtMaxBytesAndStaysReadable) {
   EXPECT_LE(fs::file_size(path), max_bytes);
   const Recording recording(path);
   ASSERT_FALSE(recording.streams().empty());
-  EXPECT_TRUE(recording.streams().front().end);   // the first stream fit whole
-  EXPECT_FALSE(recording.streams().back().end);   // the bound cut the last one
+  EXPECT_TRUE(recording.streams().front().end);  // the first stream fit whole
+  EXPECT_FALSE(recording.streams().back().end);  // the bound cut the last one
 }
 
 TEST(RecordingConfig, PathIsBesideTheConfigAndTheBoundDefaultsToOneGiB) {

@@ -2,7 +2,6 @@
 // files checked against aggregates the test computes itself.
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -21,14 +20,17 @@ using namespace sluice::testing;
 using Aggregates = std::map<std::pair<std::string, int64_t>, std::pair<int64_t, int64_t>>;
 
 std::string gateway_yaml(const std::string& server_extra = "") {
-  const std::string errors = std::regex_replace(kErrorsPipelineYaml, std::regex("\n"), "\n    ");
+  std::string errors = kErrorsPipelineYaml;  // written at top level: indent it under `errors:`
+  for (size_t at = errors.find('\n'); at != std::string::npos; at = errors.find('\n', at + 1)) {
+    errors.insert(at + 1, "    ");
+  }
   return "server:\n  listen: 127.0.0.1:0\n"
          "  stream_limits: {max_chunks_in_flight: 4, max_bytes_in_flight: 1MiB, max_pending_results: 4}\n" +
-         server_extra +
-         "pipelines:\n  errors:" + errors +
+         server_extra + "pipelines:\n  errors:" + errors +
          "\n  strict:\n    on_error: fail\n    stages:\n      - type: csv\n        types: {n: int}\n"
          "  records:\n    stages:\n      - type: csv\n"
-         "  dead:\n    on_error: dead_letter\n    stages:\n      - type: csv\n        types: {status: int, bytes: int}\n";
+         "  dead:\n    on_error: dead_letter\n    stages:\n      - type: csv\n        types: {status: int, bytes: "
+         "int}\n";
 }
 
 std::vector<nlohmann::json> read_lines(const fs::path& path) {
@@ -54,16 +56,17 @@ Aggregates aggregates_in(const std::vector<nlohmann::json>& lines) {
 class Replay : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) / ("sluice_replay_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    dir_ = fs::path(::testing::TempDir()) /
+           ("sluice_replay_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     std::ofstream(dir_ / "gateway.yaml") << gateway_yaml();
   }
 
   std::unique_ptr<gateway::Server> start_gateway(const std::string& server_extra = "") {
-    return std::make_unique<gateway::Server>(gateway::load_gateway_config(
-        config::load_string(gateway_yaml(server_extra), (dir_ / "gateway.yaml").string()),
-        pipeline::StageRegistry::with_builtins()));
+    return std::make_unique<gateway::Server>(
+        gateway::load_gateway_config(config::load_string(gateway_yaml(server_extra), (dir_ / "gateway.yaml").string()),
+                                     pipeline::StageRegistry::with_builtins()));
   }
 
   static std::string target_of(const gateway::Server& server) { return "127.0.0.1:" + std::to_string(server.port()); }
@@ -73,8 +76,8 @@ class Replay : public ::testing::Test {
   std::map<std::string, std::vector<AccessRecord>> write_access_logs(const fs::path& in, size_t files) {
     std::map<std::string, std::vector<AccessRecord>> by_label;
     for (size_t i = 0; i < files; ++i) {
-      const std::string label = (i % 2 ? "sub/" : "") + (i % 3 == 2 ? std::string("deeper/") : "") +
-                                "log" + std::to_string(i) + ".csv";
+      const std::string label =
+          (i % 2 ? "sub/" : "") + (i % 3 == 2 ? std::string("deeper/") : "") + "log" + std::to_string(i) + ".csv";
       fs::create_directories((in / label).parent_path());
       by_label[label] = make_access_records(200 + 150 * i, static_cast<uint32_t>(100 + i));
       std::ofstream(in / label) << to_csv(by_label[label]);
@@ -108,7 +111,8 @@ class Replay : public ::testing::Test {
   void expect_same(const std::string& a, const std::string& b) {
     const Comparison comparison = compare_result_dirs((dir_ / a).string(), (dir_ / b).string());
     EXPECT_GT(comparison.files, 0u);
-    for (const std::string& difference : comparison.differences) ADD_FAILURE() << a << " vs " << b << ": " << difference;
+    for (const std::string& difference : comparison.differences)
+      ADD_FAILURE() << a << " vs " << b << ": " << difference;
   }
 
   fs::path dir_;

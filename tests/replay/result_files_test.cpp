@@ -1,4 +1,4 @@
-// Result file names, the compare of two result sets, and the report's arithmetic.
+// Result file names and compare, and the report, timing, retry and progress arithmetic.
 #include <filesystem>
 #include <fstream>
 
@@ -92,14 +92,22 @@ TEST(Report, NearestRankPercentiles) {
 }
 
 TEST(Report, OnlyTransientFailuresAreRetried) {
-  for (ErrorCode code : {ErrorCode::Unavailable, ErrorCode::ResourceExhausted, ErrorCode::DeadlineExceeded,
-                         ErrorCode::Aborted}) {
+  for (ErrorCode code :
+       {ErrorCode::Unavailable, ErrorCode::ResourceExhausted, ErrorCode::DeadlineExceeded, ErrorCode::Aborted}) {
     EXPECT_TRUE(is_retryable(code)) << error_code_name(code);
   }
   for (ErrorCode code : {ErrorCode::InvalidArgument, ErrorCode::NotFound, ErrorCode::Cancelled, ErrorCode::Internal,
                          ErrorCode::PermissionDenied}) {
     EXPECT_FALSE(is_retryable(code)) << error_code_name(code);
   }
+}
+
+TEST(Timing, RecordedDelaysAreKeptOrScaled) {
+  using std::chrono::microseconds;
+  EXPECT_EQ(send_offset(Timing::Fast, 1.0, microseconds(1500)), microseconds(0));
+  EXPECT_EQ(send_offset(Timing::Recorded, 4.0, microseconds(1500)), microseconds(1500));  // speed is for scaled
+  EXPECT_EQ(send_offset(Timing::Scaled, 2.0, microseconds(1500)), microseconds(750));
+  EXPECT_EQ(send_offset(Timing::Scaled, 0.5, microseconds(1500)), microseconds(3000));
 }
 
 TEST(Progress, LineShowsBytesStreamsRateAndEta) {
