@@ -170,8 +170,8 @@ def report(args):
     md.append(f"Input: {size / 1e6:.0f} MB CSV access log ({meta['input_name']}), {meta['chunk_size'] // 1024} KiB chunks; "
               f"median of {meta['runs']} runs after a warm-up, page cache warm. {meta['machine']}.")
     md.append("")
-    md.append("| benchmark | median | throughput | ratios |")
-    md.append("|---|---:|---:|---|")
+    md.append("| benchmark | median | runs (min-max) | throughput | ratios |")
+    md.append("|---|---:|---:|---:|---|")
     for key, label in THROUGHPUT:
         if key not in results:
             continue
@@ -185,14 +185,17 @@ def report(args):
             notes.append(f"{fmt_ratio(ratios['embedded_vs_wc'])} wc -l")
         if key == "scale2" and "two_streams_vs_one" in ratios:
             notes.append(f"{fmt_ratio(ratios['two_streams_vs_one'])} one stream")
-        md.append(f"| {label} | {r['median_s']:.3f} s | {r['mb_per_s']:.1f} MB/s | {', '.join(notes)} |")
+        md.append(f"| {label} | {r['median_s']:.3f} s | {min(r['runs']):.2f}-{max(r['runs']):.2f} s "
+                  f"| {r['mb_per_s']:.1f} MB/s | {', '.join(notes)} |")
     for key, label in MESSAGES:
         if key not in results:
             continue
         note = ""
         if key == "small_sluice" and "small_sluice_vs_echo" in ratios:
             note = f"{fmt_ratio(ratios['small_sluice_vs_echo'])} raw echo"
-        md.append(f"| {label} | | {results[key]['median_msgs_per_s']:,.0f} msgs/s | {note} |")
+        r = results[key]
+        md.append(f"| {label} | | {min(r['runs']):,.0f}-{max(r['runs']):,.0f} msgs/s "
+                  f"| {r['median_msgs_per_s']:,.0f} msgs/s | {note} |")
     if memory:
         md.append("")
         md.append("| gateway memory (VmRSS idle, VmHWM peak) | idle | peak | peak - idle |")
