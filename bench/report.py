@@ -251,7 +251,7 @@ set output "{png}"
 set title "{title}"
 set ylabel "MB/s (log scale)"
 set logscale y
-set yrange [0.5:*]
+set yrange [0.5:{max(v for _, v in rows) * 3:.0f}]
 set style fill solid 0.8 border -1
 set boxwidth 0.6
 set grid ytics
