@@ -30,7 +30,7 @@ struct Fixture {
 
   Fixture() {
     // The reference pipeline, as the benchmark suite's gateway serves it.
-    const config::Node root = config::load_file(SLUICE_SOURCE_DIR "/bench/bench.yaml");
+    const config::Node root = config::load_file(SLUICE_SOURCE_DIR "/config/examples/bench.yaml");
     pipeline = pipeline::build_pipelines(root.require("pipelines", "bench.yaml"), pipeline::StageRegistry::with_builtins())
                    .at("reference");
     std::ifstream in(SLUICE_SOURCE_DIR "/samples/access_log.csv", std::ios::binary);

@@ -1,26 +1,20 @@
-// small_messages: drives the bidirectional Process RPC and measures messages per second. Used by
-// scripts/bench against the gateway (the `passthrough` pipeline: each record comes back as a
-// one-row batch) and against echo_server (each chunk comes back as a one-row batch), through the
-// same client library as sluice-client.
+// small_messages: drives the bidirectional Process RPC with small messages and measures messages
+// per second. Used by scripts/bench against the gateway (the `passthrough` pipeline: each record
+// comes back as a one-row batch) and against echo_server (each chunk comes back as a one-row
+// batch), through the same client library as sluice-client.
 //
-//   small_messages --target HOST:PORT --pipeline P [--count 200000] [--size 100]
-//       sends COUNT messages of SIZE bytes, each one CSV record of the access-log shape ending in
-//       '\n', and counts the rows that come back; fails unless there is one per message.
-//   small_messages --target HOST:PORT --pipeline P --file FILE [--chunk-size 65536] [--reply-delay-ms D]
-//       streams a file instead, pausing D ms after each reply: a deliberately slow reader, for the
-//       memory benchmark.
-//
-// Prints one JSON object: messages, bytes, batches, rows, seconds, msgs_per_s.
+// Sends COUNT messages of SIZE bytes, each one CSV record of the access-log shape ending in '\n',
+// and counts the rows that come back; fails unless there is one per message and the server
+// counted every byte. Prints one JSON object: messages, bytes, batches, rows, seconds, msgs_per_s.
+// Usage: small_messages --target HOST:PORT --pipeline P [--count 200000] [--size 100]
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <string>
 #include <string_view>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
-#include "core/chunk_source.h"
 #include "core/error.h"
 #include "gateway/client.h"
 
@@ -45,19 +39,16 @@ void make_record(uint64_t i, size_t size, std::string& out) {
 }
 
 int usage() {
-  std::cerr << "usage: small_messages --target HOST:PORT --pipeline P [--count N] [--size BYTES]\n"
-               "       small_messages --target HOST:PORT --pipeline P --file FILE [--chunk-size BYTES] "
-               "[--reply-delay-ms MS]\n";
+  std::cerr << "usage: small_messages --target HOST:PORT --pipeline P [--count N] [--size BYTES]\n";
   return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string target, pipeline, file;
+  std::string target, pipeline;
   uint64_t count = 200000;
-  size_t size = 100, chunk_size = 64 * 1024;
-  int reply_delay_ms = 0;
+  size_t size = 100;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (i + 1 >= argc) return usage();
@@ -65,9 +56,6 @@ int main(int argc, char** argv) {
     else if (arg == "--pipeline") pipeline = argv[++i];
     else if (arg == "--count") count = std::stoull(argv[++i]);
     else if (arg == "--size") size = std::stoul(argv[++i]);
-    else if (arg == "--file") file = argv[++i];
-    else if (arg == "--chunk-size") chunk_size = std::stoul(argv[++i]);
-    else if (arg == "--reply-delay-ms") reply_delay_ms = std::stoi(argv[++i]);
     else return usage();
   }
   if (target.empty() || pipeline.empty() || size < 64) return usage();
@@ -80,18 +68,12 @@ int main(int argc, char** argv) {
     gateway::Client client(channel);
     v1::StreamHeader header;
     header.set_pipeline(pipeline);
-    header.set_name(file.empty() ? "small_messages" : file);
+    header.set_name("small_messages");
 
     uint64_t sent = 0, bytes = 0, batches = 0, rows = 0;
-    std::unique_ptr<FileChunkReader> reader;
-    if (!file.empty()) reader = std::make_unique<FileChunkReader>(file, chunk_size);
     auto next = [&](std::string& chunk) {
-      if (reader) {
-        if (!reader->next(chunk)) return false;
-      } else {
-        if (sent == count) return false;
-        make_record(sent, size, chunk);
-      }
+      if (sent == count) return false;
+      make_record(sent, size, chunk);
       ++sent;
       bytes += chunk.size();
       return true;
@@ -99,7 +81,6 @@ int main(int argc, char** argv) {
     auto on_batch = [&](const v1::ResultBatch& batch) {
       ++batches;
       rows += static_cast<uint64_t>(batch.rows_size());
-      if (reply_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(reply_delay_ms));
     };
 
     const auto start = std::chrono::steady_clock::now();
@@ -116,7 +97,7 @@ int main(int argc, char** argv) {
                 << "\n";
       return 1;
     }
-    if (!reader && rows != sent) {
+    if (rows != sent) {
       std::cerr << "small_messages: " << rows << " rows came back for " << sent << " messages\n";
       return 1;
     }
