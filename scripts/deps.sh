@@ -10,6 +10,7 @@ PACKAGES=(
   # tests/python: /usr/bin/python3 with these, protoc (protobuf-compiler) and
   # /usr/bin/grpc_python_plugin (protobuf-compiler-grpc)
   python3 python3-grpcio python3-protobuf
+  miller gnuplot-nox
 )
 
 missing=()

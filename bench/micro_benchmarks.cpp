@@ -1,0 +1,114 @@
+// Microbenchmarks of the hot stages of the reference pipeline, on the sample access log
+// (samples/access_log.csv, 2451 records): CSV parsing (the csv stage's Parser on one block),
+// filter evaluation (`status >= 400` over a parsed batch), group-by consume (the filtered batch
+// into the per-(country, status) aggregates), and framing (RecordFramer::push over 64 KiB chunks).
+// Built as `micro_benchmarks` with SLUICE_BUILD_BENCHMARKS; not run by ctest.
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+#include "config/node.h"
+#include "core/framing.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/registry.h"
+
+namespace {
+
+using namespace sluice;
+
+struct Fixture {
+  pipeline::PipelinePtr pipeline;
+  std::string text;                   // the whole sample, header included
+  Block block;                        // the records after the header
+  std::unique_ptr<pipeline::Parser> parser;
+  RecordBatch parsed;                 // the block, parsed
+  RecordBatch filtered;               // ... and filtered
+
+  Fixture() {
+    // The reference pipeline, as the benchmark suite's gateway serves it.
+    const config::Node root = config::load_file(SLUICE_SOURCE_DIR "/config/examples/bench.yaml");
+    pipeline = pipeline::build_pipelines(root.require("pipelines", "bench.yaml"), pipeline::StageRegistry::with_builtins())
+                   .at("reference");
+    std::ifstream in(SLUICE_SOURCE_DIR "/samples/access_log.csv", std::ios::binary);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (text.empty()) throw std::runtime_error("cannot read samples/access_log.csv");
+    block.buffer = text;
+    block.end = text.size();
+    parser = pipeline->parse->start_stream();
+    parser->prepare(block);  // takes the header row
+    parser->parse(block, parsed);
+    filtered = parsed;
+    pipeline->transforms.at(0)->apply(filtered);
+  }
+};
+
+const Fixture& fixture() {
+  static const Fixture f;
+  return f;
+}
+
+void BM_CsvParse(benchmark::State& state) {
+  const Fixture& f = fixture();
+  size_t rows = 0;
+  for (auto _ : state) {
+    RecordBatch batch;
+    f.parser->parse(f.block, batch);
+    rows = batch.rows();
+    benchmark::DoNotOptimize(batch.cells.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * f.block.size()));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * rows));
+}
+BENCHMARK(BM_CsvParse);
+
+void BM_Filter(benchmark::State& state) {
+  const Fixture& f = fixture();
+  const auto& filter = *f.pipeline->transforms.at(0);
+  for (auto _ : state) {
+    state.PauseTiming();
+    RecordBatch batch = f.parsed;  // apply() drops rows in place
+    state.ResumeTiming();
+    filter.apply(batch);
+    benchmark::DoNotOptimize(batch.cells.data());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * f.parsed.rows()));
+}
+BENCHMARK(BM_Filter);
+
+void BM_GroupByConsume(benchmark::State& state) {
+  const Fixture& f = fixture();
+  auto aggregator = f.pipeline->aggregate->start_stream();
+  RecordBatch batch = f.filtered;  // consume() only drops rows it rejects, and there are none
+  const pipeline::Emit emit = [](ResultBatch&&) {};
+  for (auto _ : state) aggregator->consume(batch, emit);
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * f.filtered.rows()));
+}
+BENCHMARK(BM_GroupByConsume);
+
+void BM_Framing(benchmark::State& state) {
+  const Fixture& f = fixture();
+  const size_t chunk_bytes = 64 * 1024;
+  std::string stream;
+  while (stream.size() < (4u << 20)) stream += f.text;  // 4 MiB of records, cut into 64 KiB chunks
+  std::vector<std::string> chunks;
+  for (size_t at = 0; at + chunk_bytes <= stream.size(); at += chunk_bytes) chunks.push_back(stream.substr(at, chunk_bytes));
+  RecordFramer framer(f.pipeline->parse->framing(), f.pipeline->options.max_record_bytes);
+  std::vector<Block> blocks;
+  size_t next = 0;
+  for (auto _ : state) {
+    blocks.clear();
+    framer.push(chunks[next], blocks);  // includes copying the chunk in, as push takes it by value
+    next = (next + 1) % chunks.size();
+    benchmark::DoNotOptimize(blocks.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * chunk_bytes));
+}
+BENCHMARK(BM_Framing);
+
+}  // namespace
+
+BENCHMARK_MAIN();
