@@ -19,18 +19,9 @@
 namespace sluice::pipeline {
 namespace {
 
+using sluice::testing::config_error;
 using sluice::testing::pipeline_from_yaml;
 using sluice::testing::run_chunked;
-
-config::ConfigError config_error(const std::string& yaml) {
-  try {
-    pipeline_from_yaml(yaml);
-  } catch (const config::ConfigError& e) {
-    return e;
-  }
-  ADD_FAILURE() << "expected a ConfigError for:\n" << yaml;
-  return config::ConfigError("", 0, 0, "");
-}
 
 void expect_mentions(const std::exception& e, const std::string& part) {
   EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
