@@ -36,17 +36,7 @@ pipelines:
     stages:
       - type: csv
   errors:
-    stages:
-      - type: csv
-        types: {status: int, bytes: int}
-      - type: filter
-        where: status >= 400
-      - type: group_by
-        keys: [country, status]
-        aggregates:
-          - {fn: count, as: requests}
-          - {fn: sum, field: bytes, as: bytes}
-)";
+)" + indent(kErrorsPipelineYaml, "    ");
 
 // Numbered records "n,padding" cut into fixed-size chunks that split records anywhere.
 class NumberedRecords {

@@ -12,21 +12,6 @@ namespace {
 
 using namespace sluice::testing;
 
-// kErrorsPipelineYaml is written at top level; indent it under `errors:`.
-std::string indent(const std::string& text, const std::string& prefix) {
-  std::string out;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    const std::string line = text.substr(pos, end - pos);
-    if (!line.empty()) out += prefix + line;
-    out += "\n";
-    pos = end + 1;
-  }
-  return out;
-}
-
 class Gateway : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -74,4 +74,19 @@ stages:
     types: {status: int, bytes: int}
 )" + kErrorsAggregationYaml;
 
+// Indents every non-empty line, to nest a top-level YAML snippet (e.g. kErrorsPipelineYaml) in a config.
+inline std::string indent(const std::string& text, const std::string& prefix) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = text.substr(pos, end - pos);
+    if (!line.empty()) out += prefix + line;
+    out += "\n";
+    pos = end + 1;
+  }
+  return out;
+}
+
 }  // namespace sluice::testing
