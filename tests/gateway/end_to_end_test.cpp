@@ -6,6 +6,7 @@
 
 #include "support/access_log.h"
 #include "support/gateway_harness.h"
+#include "support/scratch_dir.h"
 
 namespace sluice::gateway {
 namespace {
@@ -15,9 +16,8 @@ using namespace sluice::testing;
 class Gateway : public ::testing::Test {
  protected:
   void SetUp() override {
-    data_dir_ = ::testing::TempDir() + "sluice_e2e";
-    std::filesystem::create_directories(data_dir_);
-    const std::string yaml = "server:\n  listen: 127.0.0.1:0\n  max_message_bytes: 256KiB\n  data_dir: " + data_dir_ +
+    const std::string yaml = "server:\n  listen: 127.0.0.1:0\n  max_message_bytes: 256KiB\n  data_dir: " +
+                             data_dir_.path().string() +
                              "\n  stream_limits: {max_chunks_in_flight: 4, max_bytes_in_flight: 1MiB, "
                              "max_pending_results: 4}\n"
                              "pipelines:\n  errors:\n" +
@@ -49,7 +49,7 @@ class Gateway : public ::testing::Test {
     return ErrorCode::Ok;
   }
 
-  std::string data_dir_;
+  ScratchDir data_dir_{"sluice_e2e"};
   std::unique_ptr<TestGateway> gateway_;
   Client* client_ = nullptr;
   static inline std::string last_message_;
@@ -91,7 +91,7 @@ TEST_F(Gateway, ProcessReturnsEveryRecordOfATransformOnlyPipelineInOrder) {
 
 TEST_F(Gateway, ProcessFileRunsAFileFromTheDataDir) {
   const auto records = make_access_records(2000, 13);
-  std::ofstream(data_dir_ + "/log.csv") << to_csv(records);
+  std::ofstream(data_dir_ / "log.csv") << to_csv(records);
   v1::ProcessFileRequest request;
   request.set_pipeline("errors");
   request.set_path("log.csv");

@@ -5,11 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include "support/scratch_dir.h"
+
 namespace sluice::pipeline {
 namespace {
 
 std::string write_spec(const std::string& name, const std::string& body) {
-  const std::string dir = ::testing::TempDir() + "sluice_spec_" + name;
+  static const sluice::testing::ScratchDir scratch("sluice_spec");
+  const std::string dir = (scratch / name).string();
   std::filesystem::create_directories(dir);
   std::ofstream(dir + "/config.yaml") << "pipelines:\n  count:\n    stages:\n      - type: csv\n"
                                          "      - type: group_by\n        keys: [k]\n"

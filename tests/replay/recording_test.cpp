@@ -10,6 +10,7 @@
 
 #include "gateway/gateway_config.h"
 #include "gateway/recording.h"
+#include "support/scratch_dir.h"
 
 namespace sluice::gateway {
 namespace {
@@ -17,8 +18,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string temp_path(const std::string& name) {
-  const fs::path dir = fs::path(::testing::TempDir()) / "sluice_recording_test";
-  fs::create_directories(dir);
+  static const sluice::testing::ScratchDir dir("sluice_recording");
   return (dir / name).string();
 }
 

@@ -11,6 +11,7 @@
 #include "gateway/replay/result_files.h"
 #include "gateway/server.h"
 #include "support/access_log.h"
+#include "support/scratch_dir.h"
 
 namespace sluice::replay {
 namespace {
@@ -55,13 +56,7 @@ Aggregates aggregates_in(const std::vector<nlohmann::json>& lines) {
 
 class Replay : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("sluice_replay_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    std::ofstream(dir_ / "gateway.yaml") << gateway_yaml();
-  }
+  void SetUp() override { std::ofstream(dir_ / "gateway.yaml") << gateway_yaml(); }
 
   std::unique_ptr<gateway::Server> start_gateway(const std::string& server_extra = "") {
     return std::make_unique<gateway::Server>(
@@ -115,7 +110,7 @@ class Replay : public ::testing::Test {
       ADD_FAILURE() << a << " vs " << b << ": " << difference;
   }
 
-  fs::path dir_;
+  sluice::testing::ScratchDir dir_{"sluice_replay"};
 };
 
 TEST_F(Replay, ADirectoryWithFourConcurrentStreamsGivesTheIndependentlyComputedAggregates) {

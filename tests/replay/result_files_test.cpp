@@ -7,6 +7,7 @@
 #include "gateway/replay/progress.h"
 #include "gateway/replay/replay.h"
 #include "gateway/replay/result_files.h"
+#include "support/scratch_dir.h"
 
 namespace sluice::replay {
 namespace {
@@ -22,8 +23,6 @@ TEST(ResultNames, AreSafeStableAndUnique) {
 class CompareDirs : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::path(::testing::TempDir()) / "sluice_compare_test";
-    fs::remove_all(root_);
     fs::create_directories(root_ / "a");
     fs::create_directories(root_ / "b");
   }
@@ -32,7 +31,7 @@ class CompareDirs : public ::testing::Test {
   }
   Comparison compare() { return compare_result_dirs((root_ / "a").string(), (root_ / "b").string()); }
 
-  fs::path root_;
+  sluice::testing::ScratchDir root_{"sluice_compare"};
 };
 
 TEST_F(CompareDirs, IdenticalSetsAreTheSame) {
