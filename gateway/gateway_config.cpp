@@ -41,7 +41,7 @@ std::string path_beside_config(const config::Node& node) {
 ServerOptions parse_server_options(const config::Node& node) {
   node.expect_keys({"listen", "data_dir", "max_message_bytes", "max_concurrent_streams", "max_memory_bytes",
                     "file_chunk_bytes", "max_upload_result_rows", "stream_limits", "compression",
-                    "recording"},
+                    "recording", "metrics"},
                    "server");
   ServerOptions options;
   options.listen = node.string_or("listen", options.listen);
@@ -56,6 +56,10 @@ ServerOptions parse_server_options(const config::Node& node) {
     recording->expect_keys({"path", "max_bytes"}, "recording");
     options.recording_path = path_beside_config(recording->require("path", "recording"));
     if (auto n = recording->get("max_bytes")) options.recording_max_bytes = positive_bytes(*n);
+  }
+  if (auto metrics = node.get("metrics")) {
+    metrics->expect_keys({"listen"}, "metrics");
+    options.metrics_listen = metrics->require("listen", "metrics").as_string();
   }
   if (auto n = node.get("compression")) {
     const std::string c = n->as_string();

@@ -22,6 +22,7 @@ struct ServerOptions {
   pipeline::StreamLimits stream_limits;          // per-stream in-flight budget
   std::string recording_path;                    // record every stream here; empty = off
   uint64_t recording_max_bytes = 1ull << 30;     // the recording stops growing at this size
+  std::string metrics_listen;                    // Prometheus /metrics over HTTP here; empty = off
 };
 
 struct GatewayConfig {

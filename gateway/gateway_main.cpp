@@ -50,8 +50,8 @@ int main(int argc, char** argv) {
     const std::string address = config.server.listen;
     const size_t pipelines = config.pipelines.size();
     sluice::gateway::Server server(std::move(config));
-    spdlog::info("serving address={} port={} pipelines={} version={}", address, server.port(), pipelines,
-                 sluice::gateway::kVersion);
+    spdlog::info("serving address={} port={} metrics_port={} pipelines={} version={}", address, server.port(),
+                 server.metrics_port(), pipelines, sluice::gateway::kVersion);
     if (!port_file.empty()) {
       std::ofstream(port_file + ".tmp") << server.port() << "\n";
       std::rename((port_file + ".tmp").c_str(), port_file.c_str());  // readers never see a partial file

@@ -36,7 +36,15 @@ std::optional<std::filesystem::path> resolve_inside(const std::string& data_dir,
   return full;
 }
 
+std::vector<std::string> pipeline_names(const pipeline::PipelineMap& pipelines) {
+  std::vector<std::string> names;
+  for (const auto& [name, p] : pipelines) names.push_back(name);
+  return names;
+}
+
 }  // namespace
+
+GatewayState::GatewayState(GatewayConfig c) : config(std::move(c)), metrics(pipeline_names(config.pipelines)) {}
 
 void GatewayState::stream_closed() {
   {
@@ -59,6 +67,7 @@ void GatewayState::note_read_pause() {
     std::lock_guard lock(mu_);
     ++read_pauses;
   }
+  metrics.read_paused();
   changed_.notify_all();
 }
 
@@ -101,6 +110,8 @@ Status PipelineCall::open_stream(const std::string& pipeline_name, const std::st
                                                     pipeline_name, pipeline->format(), format)};
   }
   pipeline_name_ = pipeline_name;
+  opened_at_ = std::chrono::steady_clock::now();
+  state_.metrics.stream_started(pipeline_name);
   pipeline::Stream::Callbacks callbacks;
   callbacks.on_result = [this](ResultBatch&& batch) { deliver(std::move(batch)); };
   callbacks.on_room = [this] { continue_input(); };
@@ -175,6 +186,7 @@ void PipelineCall::on_read_done(bool ok) {
   } else if (request_.kind_case() == v1::InputMessage::kChunk) {
     const size_t size = request_.chunk().size();
     state_.bytes_in += size;
+    state_.metrics.chunk_received(pipeline_name_, size);
     if (state_.recorder) state_.recorder->chunk(recording_id_, request_.chunk());
     stream->push(std::move(*request_.mutable_chunk()));
     raise_peak(state_.peak_chunks_in_flight, stream->chunks_in_flight());
@@ -250,13 +262,18 @@ void PipelineCall::complete(const Status& status) {
     }
     final_status_ = to_grpc(status);
   }
+  pipeline::Counters c;
+  std::chrono::steady_clock::duration elapsed{};
   if (stream) {
     if (state_.recorder) state_.recorder->end_stream(recording_id_, status);
-    const pipeline::Counters c = stream->summary().counters;
-    spdlog::info("stream end pipeline={} status={} bytes_in={} records_in={} records_out={} rejected={} message=\"{}\"",
-                 pipeline_name_, error_code_name(status.code), c.bytes_in, c.records_in, c.records_out,
-                 c.records_rejected, status.message);
+    c = stream->summary().counters;
+    elapsed = std::chrono::steady_clock::now() - opened_at_;
   }
+  state_.metrics.stream_finished(pipeline_name_, status.code, c, elapsed);
+  spdlog::info("stream end pipeline={} status={} bytes_in={} records_in={} records_out={} rejected={} seconds={:.3f} "
+               "message=\"{}\"",
+               pipeline_name_.empty() ? "-" : pipeline_name_, error_code_name(status.code), c.bytes_in, c.records_in,
+               c.records_out, c.records_rejected, std::chrono::duration<double>(elapsed).count(), status.message);
   maybe_write_or_finish();
 }
 
@@ -340,6 +357,7 @@ void PipelineCall::pump_file() {
         }
       } else {
         state_.bytes_in += chunk.size();
+        state_.metrics.chunk_received(pipeline_name_, chunk.size());
         if (state_.recorder) state_.recorder->chunk(recording_id_, chunk);
         stream_->push(std::move(chunk));
         raise_peak(state_.peak_chunks_in_flight, stream_->chunks_in_flight());

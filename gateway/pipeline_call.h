@@ -23,6 +23,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "gateway/gateway_config.h"
+#include "gateway/metrics.h"
 #include "gateway/recording.h"
 #include "pipeline/engine.h"
 #include "sluice/v1/sluice.pb.h"
@@ -31,8 +32,9 @@ namespace sluice::gateway {
 
 // Server-wide state shared by every call, and the counters tests and metrics read.
 struct GatewayState {
-  explicit GatewayState(GatewayConfig c) : config(std::move(c)) {}
+  explicit GatewayState(GatewayConfig c);
   const GatewayConfig config;
+  GatewayMetrics metrics;
   std::atomic<uint32_t> active_streams{0};
   std::atomic<uint64_t> streams_started{0};
   std::atomic<uint64_t> streams_failed{0};
@@ -90,7 +92,8 @@ class PipelineCall {
   Io io_;
   v1::Summary* upload_response_;
   bool admitted_ = false;
-  std::string pipeline_name_;
+  std::string pipeline_name_;  // set once the stream is open
+  std::chrono::steady_clock::time_point opened_at_;
   uint32_t recording_id_ = 0;  // this stream in the recording; 0 = not recorded
 
   std::mutex mu_;

@@ -12,6 +12,7 @@ Server::Server(GatewayConfig config) : state_(std::move(config)), service_(state
   if (!options.recording_path.empty()) {
     state_.recorder = std::make_unique<RecordingWriter>(options.recording_path, options.recording_max_bytes);
   }
+  if (!options.metrics_listen.empty()) state_.metrics.serve(options.metrics_listen);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 

@@ -19,6 +19,7 @@ class Server {
   ~Server();
 
   int port() const { return port_; }  // the bound port (useful with ":0")
+  int metrics_port() const { return state_.metrics.port(); }  // 0 when server.metrics is not set
   GatewayState& state() { return state_; }
   // Stops accepting calls, lets running ones finish until `grace` runs out, then cancels them.
   void shutdown(std::chrono::milliseconds grace);

@@ -1,6 +1,7 @@
 // sluice: the pipeline engine on the command line, without a server.
 //   sluice test SPEC.yaml...            config-level tests (see pipeline/spec_test.h)
 //   sluice run --config C --pipeline P FILE   runs a file through a pipeline and prints JSON lines
+//   sluice lint CONFIG...               checks the pipelines of config files; errors as file:line:column
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -74,6 +75,25 @@ int run_file(const std::string& config_path, const std::string& pipeline_name, c
   return 0;
 }
 
+// The `server:` section belongs to the gateway (`sluice-gateway --validate` checks it too); here it
+// is allowed but not read, so one config file serves both tools.
+int lint(const std::vector<std::string>& files) {
+  const auto registry = pipeline::StageRegistry::with_builtins();
+  int bad = 0;
+  for (const std::string& file : files) {
+    try {
+      const config::Node root = config::load_file(file);
+      root.expect_keys({"server", "pipelines"}, "the config");
+      const auto pipelines = pipeline::build_pipelines(root.require("pipelines", "the config"), registry);
+      std::cout << file << ": ok (" << pipelines.size() << " pipelines)\n";
+    } catch (const sluice::Error& e) {
+      ++bad;
+      std::cout << e.what() << "\n";
+    }
+  }
+  return bad == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -84,6 +104,9 @@ int main(int argc, char** argv) {
   auto* test = app.add_subcommand("test", "run config-level test specs; exit 1 if any fails");
   std::vector<std::string> specs;
   test->add_option("specs", specs, "test spec YAML files")->required()->check(CLI::ExistingFile);
+  auto* lint_command = app.add_subcommand("lint", "check the pipelines of config files; exit 1 if any is invalid");
+  std::vector<std::string> configs;
+  lint_command->add_option("configs", configs, "config YAML files")->required();
   auto* run = app.add_subcommand("run", "run a file through a pipeline; results as JSON lines on stdout");
   std::string config_path, pipeline_name, file;
   size_t chunk_size = 65536;
@@ -94,6 +117,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     if (*test) return run_tests(specs);
+    if (*lint_command) return lint(configs);
     return run_file(config_path, pipeline_name, file, chunk_size);
   } catch (const sluice::Error& e) {
     std::cerr << "sluice: " << e.what() << "\n";
