@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
   replay::InputSelection inputs;
   replay::ReplayOptions options;
   bool no_progress = false;
-  std::string mode = "upload", timing = "fast", chunk_size = "64KiB", rate, report_path;
+  std::string mode = "upload", timing = "fast", chunk_size = "64KiB", out_format = "jsonl", rate, report_path;
   unsigned concurrency = 4;
   double timeout_seconds = 0, backoff_seconds = 0.1, progress_seconds = 5;
   run->add_option("inputs", inputs.paths,
@@ -120,6 +120,11 @@ int main(int argc, char** argv) {
   run->add_option("-o,--out", options.out_dir,
                   "write each stream's results to DIR/<label>.jsonl: a JSON line per result batch, then a summary "
                   "line; a failed stream's file holds its error code");
+  run->add_option("--out-format", out_format,
+                  "jsonl: as above; csv: DIR/<label>.csv (a header line, then the rows; windowed results start "
+                  "with window_start,window_end) and the summary in DIR/<label>.summary.json")
+      ->check(CLI::IsMember({"jsonl", "csv"}))
+      ->capture_default_str();
   run->add_option("--report", report_path, "also write the report as JSON to this file");
   run->add_option("--record", options.record_path, "record what is sent, as a recording that --recording replays");
   run->add_option("--progress-interval", progress_seconds,
@@ -153,6 +158,7 @@ int main(int argc, char** argv) {
       return kUsageError;
     }
     options.mode = mode == "upload" ? replay::Mode::Upload : replay::Mode::Process;
+    options.out_format = out_format == "csv" ? replay::ResultFormat::Csv : replay::ResultFormat::JsonLines;
     options.timing = timing == "fast"       ? replay::Timing::Fast
                      : timing == "recorded" ? replay::Timing::Recorded
                                             : replay::Timing::Scaled;

@@ -115,7 +115,7 @@ StreamOutcome Replayer::replay(const Job& job) {
   StreamOutcome outcome;
   outcome.label = input.label;
   outcome.pipeline = input.pipeline;
-  if (!options_.out_dir.empty()) outcome.result_file = job.result_name + ".jsonl";
+  if (!options_.out_dir.empty()) outcome.result_file = result_file_name(job.result_name, options_.out_format);
   if (input.recorded) {
     outcome.recorded_status =
         input.recorded->end ? std::string(error_code_name(input.recorded->end->code)) : "incomplete";
@@ -143,7 +143,7 @@ Status Replayer::attempt(const Job& job, StreamOutcome& outcome) {
   Status status;
   std::optional<ResultFile> results;
   try {
-    results.emplace(options_.out_dir, job.result_name);
+    results.emplace(options_.out_dir, job.result_name, options_.out_format);
     const std::unique_ptr<ChunkCursor> cursor = open_chunks(input, options_.chunk_size);
     auto next_chunk = [&](std::string& chunk) {
       std::chrono::microseconds recorded_at{0};

@@ -12,6 +12,7 @@
 #include "gateway/replay/inputs.h"
 #include "gateway/replay/rate_limit.h"
 #include "gateway/replay/report.h"
+#include "gateway/replay/result_files.h"
 
 namespace sluice::replay {
 
@@ -41,6 +42,7 @@ struct ReplayOptions {
   std::chrono::milliseconds backoff{100};            // before the first retry; doubles each time
   bool gzip = false;
   std::string out_dir;               // result files; empty: none written
+  ResultFormat out_format = ResultFormat::JsonLines;
   std::string record_path;           // record what is sent; empty: no recording
   std::ostream* progress = nullptr;  // live progress; null: none
   bool progress_tty = false;

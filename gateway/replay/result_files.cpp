@@ -33,9 +33,24 @@ std::map<std::string, fs::path> result_files_in(const std::string& dir) {
   if (!fs::is_directory(dir)) throw Error(ErrorCode::NotFound, fmt::format("'{}' is not a directory", dir));
   std::map<std::string, fs::path> files;
   for (const fs::directory_entry& entry : fs::directory_iterator(dir)) {
-    if (entry.is_regular_file() && entry.path().extension() == ".jsonl") files[entry.path().filename()] = entry.path();
+    const fs::path extension = entry.path().extension();
+    if (entry.is_regular_file() && (extension == ".jsonl" || extension == ".csv" || extension == ".json")) {
+      files[entry.path().filename()] = entry.path();
+    }
   }
   return files;
+}
+
+// RFC 4180: quoted when it holds a delimiter, a quote or a line break. An empty string is quoted
+// too, so that it reads back differently from a null (an empty field).
+std::string csv_field(const v1::Value& value) {
+  if (value.kind_case() == v1::Value::kNullValue || value.kind_case() == v1::Value::KIND_NOT_SET) return "";
+  const std::string text = gateway::display(value);
+  if (value.kind_case() != v1::Value::kStringValue) return text;
+  if (!text.empty() && text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
 }
 
 // A window of a long line around column `at`, so a differing batch of many rows stays readable.
@@ -82,9 +97,14 @@ std::vector<std::string> result_names(const std::vector<std::string>& labels) {
   return names;
 }
 
-ResultFile::ResultFile(const std::string& dir, const std::string& name) {
+std::string result_file_name(const std::string& name, ResultFormat format) {
+  return name + (format == ResultFormat::Csv ? ".csv" : ".jsonl");
+}
+
+ResultFile::ResultFile(const std::string& dir, const std::string& name, ResultFormat format) : format_(format) {
   if (dir.empty()) return;
-  path_ = (fs::path(dir) / (name + ".jsonl")).string();
+  path_ = (fs::path(dir) / result_file_name(name, format)).string();
+  if (format == ResultFormat::Csv) summary_path_ = (fs::path(dir) / (name + ".summary.json")).string();
   out_.open(path_, std::ios::trunc);
   if (!out_) {
     throw Error(ErrorCode::FailedPrecondition,
@@ -94,7 +114,29 @@ ResultFile::ResultFile(const std::string& dir, const std::string& name) {
 
 void ResultFile::batch(const v1::ResultBatch& batch) {
   if (path_.empty()) return;
-  out_ << nlohmann::ordered_json{{"batch", gateway::to_json(batch)}}.dump() << '\n';
+  if (format_ == ResultFormat::Csv) {
+    csv_batch(batch);
+  } else {
+    out_ << nlohmann::ordered_json{{"batch", gateway::to_json(batch)}}.dump() << '\n';
+  }
+}
+
+void ResultFile::csv_batch(const v1::ResultBatch& batch) {
+  std::vector<std::string> header;
+  if (batch.has_window()) header = {"window_start", "window_end"};
+  header.insert(header.end(), batch.columns().begin(), batch.columns().end());
+  if (header != csv_header_) {
+    for (size_t i = 0; i < header.size(); ++i) out_ << (i ? "," : "") << header[i];
+    out_ << '\n';
+    csv_header_ = std::move(header);
+  }
+  const std::string window =
+      batch.has_window() ? fmt::format("{},{},", batch.window().start(), batch.window().end()) : std::string();
+  for (const v1::Row& row : batch.rows()) {
+    out_ << window;
+    for (int i = 0; i < row.values_size(); ++i) out_ << (i ? "," : "") << csv_field(row.values(i));
+    out_ << '\n';
+  }
 }
 
 void ResultFile::summary(const v1::Summary& summary) {
@@ -105,16 +147,28 @@ void ResultFile::summary(const v1::Summary& summary) {
   nlohmann::ordered_json json = gateway::to_json(rest, {});
   json.erase("results");
   json["counters"].erase("chunks_in");
-  out_ << nlohmann::ordered_json{{"summary", std::move(json)}}.dump() << '\n';
-  out_.flush();
-  if (!out_) throw Error(ErrorCode::DataLoss, fmt::format("writing result file '{}' failed", path_));
+  const std::string failed = write_summary_line(nlohmann::ordered_json{{"summary", std::move(json)}}.dump());
+  if (!failed.empty()) throw Error(ErrorCode::DataLoss, fmt::format("writing result file '{}' failed", failed));
 }
 
 void ResultFile::error(ErrorCode code) {
   if (path_.empty()) return;
   out_.close();
-  out_.open(path_, std::ios::trunc);
-  out_ << nlohmann::ordered_json{{"error", std::string(error_code_name(code))}}.dump() << '\n';
+  out_.open(path_, std::ios::trunc);  // a failed stream's partial results are not kept
+  // Best effort: the stream has failed already, and the report says how.
+  write_summary_line(nlohmann::ordered_json{{"error", std::string(error_code_name(code))}}.dump());
+}
+
+std::string ResultFile::write_summary_line(const std::string& json_line) {
+  if (format_ == ResultFormat::Csv) {
+    std::ofstream summary(summary_path_, std::ios::trunc);
+    summary << json_line << '\n';
+    if (!summary) return summary_path_;
+  } else {
+    out_ << json_line << '\n';
+  }
+  out_.flush();
+  return out_ ? "" : path_;
 }
 
 Comparison compare_result_dirs(const std::string& dir_a, const std::string& dir_b) {

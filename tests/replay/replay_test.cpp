@@ -251,6 +251,25 @@ TEST_F(Replay, OfflineAndGatewayResultFilesAreByteIdentical) {
   EXPECT_EQ(small, read_lines(dir_ / ("offline" + std::to_string(1 << 20)) / "log0.csv.jsonl"));
   const auto dirty = read_lines(dir_ / "offline7" / "dirty.csv.jsonl");
   EXPECT_EQ(dirty.back()["summary"]["dead_letters"].size(), 2u);
+
+  // CSV result files are byte-identical too, with the summary beside them.
+  ReplayOptions csv_online = online(*server, "csv_online");
+  csv_online.mode = Mode::Process;
+  ReplayOptions csv_offline = offline("csv_offline");
+  for (ReplayOptions* options : {&csv_online, &csv_offline}) {
+    options->out_format = ResultFormat::Csv;
+    options->chunk_size = 1000;
+    ASSERT_TRUE(run_replay(all, *options).ok());
+  }
+  expect_same("csv_offline", "csv_online");
+  std::ifstream numbers_csv(dir_ / "csv_online" / "numbers.csv.csv");
+  std::string line;
+  ASSERT_TRUE(std::getline(numbers_csv, line));
+  EXPECT_EQ(line, "n");
+  size_t rows = 0;
+  for (; std::getline(numbers_csv, line); ++rows) EXPECT_EQ(line, std::to_string(rows * 7));
+  EXPECT_EQ(rows, 3000u);
+  EXPECT_TRUE(fs::exists(dir_ / "csv_online" / "dirty.csv.summary.json"));
 }
 
 TEST_F(Replay, RejectedStreamsAreReportedAsFailedWithTheirStatus) {

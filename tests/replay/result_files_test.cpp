@@ -34,15 +34,91 @@ class CompareDirs : public ::testing::Test {
   sluice::testing::ScratchDir root_{"sluice_compare"};
 };
 
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+v1::ResultBatch batch_of(const std::vector<std::string>& columns, const std::vector<std::vector<v1::Value>>& rows) {
+  v1::ResultBatch batch;
+  for (const std::string& c : columns) batch.add_columns(c);
+  for (const auto& values : rows) {
+    v1::Row* row = batch.add_rows();
+    for (const v1::Value& v : values) *row->add_values() = v;
+  }
+  return batch;
+}
+
+v1::Value text(const std::string& s) {
+  v1::Value v;
+  v.set_string_value(s);
+  return v;
+}
+
+v1::Value number(int64_t n) {
+  v1::Value v;
+  v.set_int_value(n);
+  return v;
+}
+
+TEST(CsvResultFile, QuotesWhatNeedsItTellsNullFromEmptyAndKeepsTheSummaryBeside) {
+  const sluice::testing::ScratchDir dir("sluice_csv_results");
+  v1::Value null_value;
+  null_value.set_null_value(v1::NULL_VALUE);
+  v1::Value ratio;
+  ratio.set_double_value(0.25);
+  v1::Value yes;
+  yes.set_bool_value(true);
+  {
+    ResultFile file(dir.path().string(), "s", ResultFormat::Csv);
+    file.batch(batch_of({"name", "n", "ratio", "ok"}, {{text("plain"), number(-3), ratio, yes},
+                                                       {text("a,b"), null_value, ratio, yes},
+                                                       {text("say \"hi\"\nthen"), number(1), ratio, yes},
+                                                       {text(""), number(2), ratio, yes}}));
+    v1::ResultBatch windowed = batch_of({"name", "n"}, {{text("w"), number(7)}});
+    windowed.mutable_window()->set_start(0);
+    windowed.mutable_window()->set_end(1000);
+    file.batch(windowed);
+    file.batch(windowed);  // same columns: no second header
+    v1::Summary summary;
+    summary.set_pipeline("p");
+    summary.mutable_counters()->set_records_in(4);
+    summary.mutable_counters()->set_chunks_in(9);  // how the input was cut: left out
+    file.summary(summary);
+  }
+  EXPECT_EQ(read_text(dir / "s.csv"),
+            "name,n,ratio,ok\n"
+            "plain,-3,0.25,true\n"
+            "\"a,b\",,0.25,true\n"
+            "\"say \"\"hi\"\"\nthen\",1,0.25,true\n"
+            "\"\",2,0.25,true\n"
+            "window_start,window_end,name,n\n"
+            "0,1000,w,7\n"
+            "0,1000,w,7\n");
+  const std::string summary = read_text(dir / "s.summary.json");
+  EXPECT_NE(summary.find("\"pipeline\":\"p\""), std::string::npos) << summary;
+  EXPECT_NE(summary.find("\"records_in\":4"), std::string::npos) << summary;
+  EXPECT_EQ(summary.find("chunks_in"), std::string::npos) << summary;
+  EXPECT_EQ(result_file_name("s", ResultFormat::Csv), "s.csv");
+
+  ResultFile failed(dir.path().string(), "f", ResultFormat::Csv);
+  failed.batch(batch_of({"x"}, {{number(1)}}));
+  failed.error(ErrorCode::InvalidArgument);
+  EXPECT_EQ(read_text(dir / "f.csv"), "");
+  EXPECT_EQ(read_text(dir / "f.summary.json"), "{\"error\":\"INVALID_ARGUMENT\"}\n");
+}
+
 TEST_F(CompareDirs, IdenticalSetsAreTheSame) {
   for (const char* dir : {"a", "b"}) {
     write(dir, "x.jsonl", "{\"batch\":1}\n{\"summary\":2}\n");
     write(dir, "y.jsonl", "{\"error\":\"NOT_FOUND\"}\n");
+    write(dir, "z.csv", "a,b\n1,2\n");
+    write(dir, "z.summary.json", "{\"summary\":{}}\n");
     write(dir, "ignored.txt", dir);  // not a result file
   }
   const Comparison comparison = compare();
   EXPECT_TRUE(comparison.same());
-  EXPECT_EQ(comparison.files, 2u);
+  EXPECT_EQ(comparison.files, 4u);
 }
 
 TEST_F(CompareDirs, NamesTheFirstDifferingLineAndMissingFiles) {
