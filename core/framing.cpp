@@ -13,9 +13,6 @@ namespace {
 const char* find_char(const char* p, const char* end, char c) {
   return static_cast<const char*>(std::memchr(p, c, static_cast<size_t>(end - p)));
 }
-const char* find_last_char(const char* p, const char* end, char c) {
-  return static_cast<const char*>(memrchr(p, c, static_cast<size_t>(end - p)));
-}
 }  // namespace
 
 RecordFramer::RecordFramer(Framing framing, size_t max_record_bytes)
@@ -25,12 +22,17 @@ RecordFramer::Boundaries RecordFramer::scan(std::string_view s) {
   const char* const base = s.data();
   const char* const end = base + s.size();
   Boundaries b;
+  // Every record end is visited, so that the limit holds for each record whether or not it
+  // straddles chunks: the same input must fail or pass however it is cut.
   auto note_newlines = [&](const char* from, const char* to) {
-    if (from >= to) return;
-    if (b.first == std::string_view::npos) {
-      if (const char* nl = find_char(from, to, '\n')) b.first = static_cast<size_t>(nl - base);
+    for (const char* nl = from < to ? find_char(from, to, '\n') : nullptr; nl; nl = find_char(nl + 1, to, '\n')) {
+      const size_t record_end = static_cast<size_t>(nl - base) + 1;
+      const size_t record_begin = b.last == std::string_view::npos ? 0 : b.last + 1;
+      const size_t carried = b.last == std::string_view::npos ? carry_.size() : 0;
+      if (carried + record_end - record_begin > max_record_bytes_) record_too_long(s, record_begin);
+      if (b.first == std::string_view::npos) b.first = record_end - 1;
+      b.last = record_end - 1;
     }
-    if (const char* nl = find_last_char(from, to, '\n')) b.last = static_cast<size_t>(nl - base);
   };
   if (framing_.kind == Framing::Kind::Lines) {
     note_newlines(base, end);
@@ -101,14 +103,24 @@ Block RecordFramer::make_block(std::string buffer, size_t begin, size_t end) {
   return block;
 }
 
+void RecordFramer::record_too_long(std::string_view chunk, size_t record_begin) const {
+  const std::string_view before = chunk.substr(0, record_begin);
+  const bool carried = record_begin == 0;  // the record began in an earlier chunk
+  const uint64_t line = carried ? line_ : line_ + static_cast<uint64_t>(std::count(carry_.begin(), carry_.end(), '\n') +
+                                                                          std::count(before.begin(), before.end(), '\n'));
+  const uint64_t offset = carried ? offset_ : offset_ + carry_.size() + record_begin;
+  throw Error(ErrorCode::InvalidArgument,
+              fmt::format("record starting at line {} (offset {}) is longer than max_record_bytes ({})", line, offset,
+                          max_record_bytes_));
+}
+
 void RecordFramer::push(std::string chunk, std::vector<Block>& out) {
   const Boundaries b = scan(chunk);
+  // The unfinished record at the end of the chunk (scan() checked the finished ones).
+  const size_t tail_begin = b.last == std::string_view::npos ? 0 : b.last + 1;
+  const size_t tail_carried = b.last == std::string_view::npos ? carry_.size() : 0;
+  if (tail_carried + chunk.size() - tail_begin > max_record_bytes_) record_too_long(chunk, tail_begin);
   if (b.first == std::string_view::npos) {
-    if (carry_.size() + chunk.size() > max_record_bytes_) {
-      throw Error(ErrorCode::InvalidArgument,
-                  fmt::format("record starting at line {} (offset {}) is longer than max_record_bytes ({})",
-                              line_, offset_, max_record_bytes_));
-    }
     if (carry_.empty()) {
       carry_ = std::move(chunk);
     } else {
@@ -120,11 +132,6 @@ void RecordFramer::push(std::string chunk, std::vector<Block>& out) {
   if (!carry_.empty()) {
     // The record straddling the previous chunk: the only bytes that are copied.
     carry_.append(chunk, 0, b.first + 1);
-    if (carry_.size() > max_record_bytes_) {
-      throw Error(ErrorCode::InvalidArgument,
-                  fmt::format("record starting at line {} (offset {}) is longer than max_record_bytes ({})",
-                              line_, offset_, max_record_bytes_));
-    }
     std::string head = std::move(carry_);
     const size_t head_size = head.size();
     out.push_back(make_block(std::move(head), 0, head_size));

@@ -39,7 +39,8 @@ class RecordFramer {
   RecordFramer(Framing framing, size_t max_record_bytes);
 
   // Appends 0..2 blocks of whole records cut from `chunk` (and the carried tail) to `out`.
-  // Throws Error(InvalidArgument) when one record grows past max_record_bytes.
+  // Throws Error(InvalidArgument) when a record (with its '\n') is longer than max_record_bytes,
+  // whether it lies within one chunk or straddles several.
   void push(std::string chunk, std::vector<Block>& out);
 
   // End of input: the carried tail (a last record without its newline), if any. Throws
@@ -55,6 +56,8 @@ class RecordFramer {
     size_t last = std::string_view::npos;   // last record end
   };
   Boundaries scan(std::string_view s);
+  // Throws the error for the record that starts at chunk[record_begin] (at 0: in carry_, if any).
+  [[noreturn]] void record_too_long(std::string_view chunk, size_t record_begin) const;
   Block make_block(std::string buffer, size_t begin, size_t end);
 
   // CSV scanning state carried across chunks.

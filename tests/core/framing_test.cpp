@@ -126,6 +126,32 @@ TEST(Framing, RecordLongerThanTheLimitIsAnErrorNamingItsOffset) {
   }
 }
 
+// Found by fuzz_parse: only a record straddling chunks was measured, so a long record inside one
+// chunk (or the unfinished one at its end) passed, and the same input failed or not by chunking.
+TEST(Framing, RecordLongerThanTheLimitFailsHoweverTheInputIsCut) {
+  const std::string long_record = std::string(30, 'x') + "\n";
+  for (const Framing framing : {Framing::lines(), Framing::csv(',')}) {
+    for (const std::string& input : {"ok\n" + long_record + "next\n", "ok\n" + long_record, "ok\n" + long_record.substr(0, 30)}) {
+      for (size_t chunk = 1; chunk <= input.size(); ++chunk) {
+        SCOPED_TRACE(::testing::Message() << "chunk " << chunk << " input " << input);
+        try {
+          frame_all(input, chunk, framing, 10);
+          FAIL() << "expected an error";
+        } catch (const Error& e) {
+          EXPECT_NE(std::string(e.what()).find("line 2 (offset 3)"), std::string::npos) << e.what();
+        }
+      }
+    }
+  }
+}
+
+TEST(Framing, RecordOfExactlyTheLimitPasses) {
+  for (size_t chunk = 1; chunk <= 8; ++chunk) {
+    const Framed f = frame_all("1234\n12345", chunk, Framing::lines(), 5);
+    expect_whole_records(f, "1234\n12345");
+  }
+}
+
 TEST(Framing, StrayQuoteInsideAnUnquotedFieldDoesNotSwallowTheInput) {
   const std::string input = "a,b\nab\"c,1\nok,2\n\"x\"\"\n\",3\nlast,4\n";
   for (size_t chunk = 1; chunk <= input.size(); ++chunk) {
