@@ -26,9 +26,8 @@ void Node::fail(const std::string& message) const { throw ConfigError(*file_, li
 
 void Node::fail_at(size_t offset, const std::string& message) const {
   // Plain and quoted one-line scalars map offsets to columns directly; a quote shifts by one.
-  const YAML::Mark mark = node_.Mark();
   const bool quoted = node_.Tag() == "!";
-  throw ConfigError(*file_, mark.line + 1, mark.column + 1 + static_cast<int>(offset) + (quoted ? 1 : 0), message);
+  throw ConfigError(*file_, line(), column() + static_cast<int>(offset) + (quoted ? 1 : 0), message);
 }
 
 void Node::expect_map(std::string_view what) const {

@@ -1,6 +1,7 @@
 #pragma once
 // Location-aware, strict access to YAML. Every error names file:line:column and the offending
 // key, and maps that declare their keys reject unknown ones (Envoy-style strict validation).
+#include <algorithm>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -35,10 +36,11 @@ class Node {
  public:
   Node(YAML::Node node, std::shared_ptr<const std::string> file);
 
-  // "file:line:column" of this node (1-based).
+  // "file:line:column" of this node (1-based). The root of an empty document has no position in
+  // the text (yaml-cpp's null mark, -1); its errors point at 1:1.
   std::string where() const;
-  int line() const { return node_.Mark().line + 1; }
-  int column() const { return node_.Mark().column + 1; }
+  int line() const { return std::max(node_.Mark().line, 0) + 1; }
+  int column() const { return std::max(node_.Mark().column, 0) + 1; }
   const std::string& file() const { return *file_; }
   [[noreturn]] void fail(const std::string& message) const;
   // For errors inside a scalar (e.g. an expression): `offset` is 0-based within the scalar text.

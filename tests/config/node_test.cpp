@@ -32,6 +32,18 @@ TEST(ConfigNode, UnknownKeyIsRejectedAtItsPosition) {
   EXPECT_NE(e.message().find("listen"), std::string::npos);
 }
 
+// Found by fuzz_config: an empty document's root has yaml-cpp's null mark, and its errors said
+// "file:0:0".
+TEST(ConfigNode, EmptyDocumentErrorsPointAtTheFirstLine) {
+  for (const std::string text : {"", "# only a comment\n"}) {
+    const Node root = load_string(text, "empty.yaml");
+    const ConfigError e = error_of([&] { root.require("pipelines", "the config"); });
+    EXPECT_EQ(e.line(), 1);
+    EXPECT_EQ(e.column(), 1);
+    EXPECT_EQ(std::string(e.what()).rfind("empty.yaml:1:1: ", 0), 0u) << e.what();
+  }
+}
+
 TEST(ConfigNode, DuplicateKeyIsRejected) {
   const Node root = load_string("a: 1\na: 2\n", "d.yaml");
   EXPECT_THROW(root.expect_keys({"a"}, "root"), ConfigError);
