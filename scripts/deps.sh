@@ -11,6 +11,7 @@ PACKAGES=(
   # /usr/bin/grpc_python_plugin (protobuf-compiler-grpc)
   python3 python3-grpcio python3-protobuf
   miller gnuplot-nox
+  clang libclang-rt-14-dev   # scripts/fuzz: libFuzzer
 )
 
 missing=()
