@@ -11,6 +11,16 @@
 
 namespace sluice::config {
 
+namespace {
+// A map key as a name: a key that is a list or a map (`? [a, b] : 1`) is a ConfigError here,
+// where yaml-cpp's as<std::string>() would throw its own exception.
+std::string key_name(const Node& key) {
+  if (key.is_null()) return "null";  // what as<std::string>() made of a null key (`~: 1`)
+  if (!key.is_scalar()) key.fail("expected a plain string as the key");
+  return key.raw().Scalar();
+}
+}  // namespace
+
 ConfigError::ConfigError(const std::string& file, int line, int column, const std::string& message)
     : Error(ErrorCode::InvalidArgument, fmt::format("{}:{}:{}: {}", file, line, column, message)),
       file_(file),
@@ -39,7 +49,7 @@ void Node::expect_keys(std::initializer_list<std::string_view> allowed, std::str
   std::set<std::string> seen;
   for (const auto& entry : node_) {
     const Node key = child(entry.first);
-    const std::string name = entry.first.as<std::string>();
+    const std::string name = key_name(key);
     bool known = false;
     for (std::string_view a : allowed) known = known || a == name;
     if (!known) {
@@ -54,7 +64,7 @@ void Node::expect_keys(std::initializer_list<std::string_view> allowed, std::str
 std::optional<Node> Node::get(std::string_view key) const {
   if (!node_.IsMap()) return std::nullopt;
   for (const auto& entry : node_) {
-    if (entry.first.as<std::string>() == key) return child(entry.second);
+    if (key_name(child(entry.first)) == key) return child(entry.second);
   }
   return std::nullopt;
 }
@@ -125,7 +135,7 @@ std::vector<std::pair<std::string, Node>> Node::entries() const {
   std::vector<std::pair<std::string, Node>> out;
   std::set<std::string> seen;
   for (const auto& entry : node_) {
-    std::string key = entry.first.as<std::string>();
+    std::string key = key_name(child(entry.first));
     if (!seen.insert(key).second) child(entry.first).fail(fmt::format("duplicate key '{}'", key));
     out.emplace_back(std::move(key), child(entry.second));
   }

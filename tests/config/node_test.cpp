@@ -44,6 +44,20 @@ TEST(ConfigNode, EmptyDocumentErrorsPointAtTheFirstLine) {
   }
 }
 
+// Found by fuzz_config: a key that is a list or a map made yaml-cpp throw its own
+// TypedBadConversion out of get(), expect_keys() and entries().
+TEST(ConfigNode, KeyThatIsNotAStringIsAConfigErrorAtTheKey) {
+  const Node root = load_string("a: 1\n? [b, c]\n: 2\n", "k.yaml");
+  for (const auto& lookup : std::vector<std::function<void()>>{[&] { root.get("z"); },
+                                                                [&] { root.expect_keys({"a"}, "root"); },
+                                                                [&] { root.entries(); }}) {
+    const ConfigError e = error_of(lookup);
+    EXPECT_EQ(e.line(), 2);
+    EXPECT_EQ(e.column(), 3);
+    EXPECT_NE(e.message().find("as the key"), std::string::npos) << e.message();
+  }
+}
+
 TEST(ConfigNode, DuplicateKeyIsRejected) {
   const Node root = load_string("a: 1\na: 2\n", "d.yaml");
   EXPECT_THROW(root.expect_keys({"a"}, "root"), ConfigError);
