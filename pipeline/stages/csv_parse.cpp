@@ -98,7 +98,10 @@ class CsvReader {
       if (pos_ < text_.size() && text_[pos_] == '\r') ++pos_;
       if (pos_ < text_.size() && text_[pos_] != delimiter_ && text_[pos_] != '\n') {
         const char found = text_[pos_];
-        while (pos_ < text_.size() && text_[pos_] != '\n') ++pos_;
+        // The rest of the field is skipped as the framer sees it, unquoted, up to the next
+        // delimiter: a quote opening the next field still counts, or records would end
+        // elsewhere than where the framer cut the blocks, and results would depend on chunking.
+        while (pos_ < text_.size() && text_[pos_] != delimiter_ && text_[pos_] != '\n') ++pos_;
         return fmt::format("unexpected character '{}' after the closing quote of field {}", found, fields.size());
       }
       return std::nullopt;

@@ -134,6 +134,23 @@ TEST(CsvParse, MalformedQuotingIsRejectedNotGuessed) {
   EXPECT_EQ(run.summary.counters.records_rejected, 2u);
 }
 
+// Found by fuzz_parse: after a closing quote followed by junk the reader skipped to the next
+// '\n', ignoring the quoted field that opens after the next delimiter, which the framer honours.
+// Records then ended elsewhere than the framer's blocks, and the results changed with the chunking.
+TEST(CsvParse, JunkAfterAClosingQuoteEndsTheRecordWhereTheFramerDoes) {
+  const std::string input = "a,b,c\n\"x\"y,\"1\nok,2\n\",3\nlast,4,5\n";
+  const auto pipeline = csv_pipeline("", "dead_letter");
+  for (size_t chunk = 1; chunk <= input.size(); ++chunk) {
+    SCOPED_TRACE(chunk);
+    const auto run = run_chunked(pipeline, input, chunk);
+    EXPECT_EQ(all_rows(run.results), (std::vector<std::vector<Value>>{
+                                         {Value{std::string("last")}, Value{std::string("4")}, Value{std::string("5")}}}));
+    ASSERT_EQ(run.summary.dead_letters.size(), 1u);
+    EXPECT_EQ(run.summary.dead_letters[0].origin.line, 2u);
+    EXPECT_EQ(run.summary.dead_letters[0].record, "\"x\"y,\"1\nok,2\n\",3");
+  }
+}
+
 TEST(CsvParse, ConfigErrorsNameTheKey) {
   EXPECT_THROW(csv_pipeline("    header: false\n"), config::ConfigError);          // no columns
   EXPECT_THROW(csv_pipeline("    delimiter: ab\n"), config::ConfigError);
