@@ -292,7 +292,14 @@ void Stream::sink(detail::Work& work) {
     c.records_out += rows_before_aggregate - rejected_by_aggregate;
     c.records_filtered += work.records_parsed - rows_before_aggregate - rejected_before_aggregate;
     for (Rejection& r : batch.rejections) {
-      ++c.rejected_by_reason[r.reason];
+      auto reason = c.rejected_by_reason.find(r.reason);
+      if (reason != c.rejected_by_reason.end()) {
+        ++reason->second;
+      } else if (c.rejected_by_reason.size() < pipeline_->options.max_rejection_reasons) {
+        c.rejected_by_reason.emplace(r.reason, 1);
+      } else {
+        ++c.rejected_by_reason[std::string(kOtherRejectionReasons)];
+      }
       if (pipeline_->options.on_error == ErrorPolicy::DeadLetter &&
           summary_.dead_letters.size() < pipeline_->options.max_dead_letters) {
         if (r.record.size() > kMaxDeadLetterText) r.record.resize(kMaxDeadLetterText);

@@ -2,6 +2,7 @@
 // A pipeline: one parse stage, zero or more transforms, at most one aggregate, plus the policy for
 // records that a stage rejects. Built once from its spec and shared by all streams that run it.
 #include <map>
+#include <string_view>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,9 +23,14 @@ enum class ErrorPolicy {
 struct PipelineOptions {
   ErrorPolicy on_error = ErrorPolicy::Skip;
   size_t max_dead_letters = 1000;          // beyond this, dead letters are only counted
+  // Reasons often quote the bad value, so a stream may bring any number of distinct ones: beyond
+  // this many, rejections are counted under kOtherRejectionReasons (memory stays bounded).
+  size_t max_rejection_reasons = 100;
   size_t max_record_bytes = 1 << 20;       // one record (e.g. a CSV row) may not be longer
   size_t parallelism = 0;                  // workers per parallel stage; 0 = all cores
 };
+
+inline constexpr std::string_view kOtherRejectionReasons = "(other reasons)";
 
 struct Pipeline {
   std::string name;

@@ -140,6 +140,19 @@ TEST(Engine, RecordLongerThanMaxRecordBytesFailsLoudly) {
   }
 }
 
+TEST(Engine, DistinctRejectionReasonsAreBoundedAndEveryRejectionIsStillCounted) {
+  const auto pipeline = pipeline_from_yaml("max_rejection_reasons: 5\nstages:\n  - type: csv\n    types: {n: int}\n");
+  std::string csv = "n\n";
+  for (int i = 0; i < 1000; ++i) csv += "bad" + std::to_string(i) + "\n1\n";  // each bad value is its own reason
+  const auto run = run_chunked(pipeline, csv, 64);
+  const Counters& c = run.summary.counters;
+  EXPECT_EQ(c.records_rejected, 1000u);
+  EXPECT_EQ(c.records_out, 1000u);
+  ASSERT_EQ(c.rejected_by_reason.size(), 6u);
+  EXPECT_EQ(c.rejected_by_reason.at("expected int, got 'bad0'"), 1u);
+  EXPECT_EQ(c.rejected_by_reason.at(std::string(kOtherRejectionReasons)), 995u);
+}
+
 TEST(Engine, ConcurrentStreamsAreIndependent) {
   const auto pipeline = pipeline_from_yaml(kErrorsPipelineYaml);
   std::vector<std::thread> threads;
