@@ -52,6 +52,7 @@ using InputPtr = std::shared_ptr<Input>;
 using WorkPtr = std::shared_ptr<detail::Work>;
 
 constexpr size_t kMaxDeadLetterText = 256;
+constexpr size_t kMaxReasonBytes = 200;
 
 std::string describe_rejection(const Rejection& r) {
   return fmt::format("line {} (offset {}){}: {}", r.origin.line, r.origin.offset,
@@ -279,6 +280,10 @@ void Stream::sink(detail::Work& work) {
   }
   const uint64_t rejected_by_aggregate = batch.rejections.size() - rejected_before_aggregate;
 
+  // Reasons quote the bad value, which may be as long as a record: they are kept short.
+  for (Rejection& r : batch.rejections) {
+    if (r.reason.size() > kMaxReasonBytes) r.reason = std::string(utf8_prefix(r.reason, kMaxReasonBytes)) + "...";
+  }
   if (pipeline_->options.on_error == ErrorPolicy::Fail && !batch.rejections.empty()) {
     fail({ErrorCode::InvalidArgument, fmt::format("pipeline '{}' rejected a record at {}", pipeline_->name,
                                                   describe_rejection(batch.rejections.front()))});
@@ -302,7 +307,7 @@ void Stream::sink(detail::Work& work) {
       }
       if (pipeline_->options.on_error == ErrorPolicy::DeadLetter &&
           summary_.dead_letters.size() < pipeline_->options.max_dead_letters) {
-        if (r.record.size() > kMaxDeadLetterText) r.record.resize(kMaxDeadLetterText);
+        if (r.record.size() > kMaxDeadLetterText) r.record = std::string(utf8_prefix(r.record, kMaxDeadLetterText));
         summary_.dead_letters.push_back(std::move(r));
       }
     }
