@@ -121,6 +121,7 @@ struct StreamGraph {
           handoff_send(&bodies_done);
           return flow::continue_msg{};
         }) {
+    if (pipeline.fields_read) parser->read_only(*pipeline.fields_read);
     flow::sender<WorkPtr>* previous = &parse;
     flow::make_edge(flow::output_port<0>(frame), parse);
     for (const auto& transform : pipeline.transforms) {

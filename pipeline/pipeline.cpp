@@ -20,6 +20,18 @@ std::string known_stage_names(const StageRegistry& registry) {
   return names;
 }
 
+std::optional<std::vector<std::string>> fields_read_after_parse(const Pipeline& pipeline) {
+  if (!pipeline.aggregate) return std::nullopt;
+  std::optional<std::vector<std::string>> fields = pipeline.aggregate->fields_read();
+  for (const auto& transform : pipeline.transforms) {
+    if (!fields) return std::nullopt;
+    const auto more = transform->fields_read();
+    if (!more) return std::nullopt;
+    fields->insert(fields->end(), more->begin(), more->end());
+  }
+  return fields;
+}
+
 }  // namespace
 
 PipelinePtr build_pipeline(const std::string& name, const config::Node& spec, const StageRegistry& registry) {
@@ -76,6 +88,7 @@ PipelinePtr build_pipeline(const std::string& name, const config::Node& spec, co
         stage);
     pipeline->stage_types.push_back(type);
   }
+  pipeline->fields_read = fields_read_after_parse(*pipeline);
   return pipeline;
 }
 

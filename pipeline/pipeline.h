@@ -4,6 +4,7 @@
 #include <map>
 #include <string_view>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,9 @@ struct Pipeline {
   std::shared_ptr<const ParseStage> parse;
   std::vector<std::shared_ptr<const TransformStage>> transforms;
   std::shared_ptr<const AggregateStage> aggregate;  // null: the transformed records are the result
+  // Every field a stage after the parser reads, when all of them can say and the result is an
+  // aggregate (records as results show every field); nullopt otherwise. See Parser::read_only.
+  std::optional<std::vector<std::string>> fields_read;
 
   const std::string& format() const { return stage_types.front(); }
 };
