@@ -1,6 +1,7 @@
 #include "gateway/service.h"
 
 #include "config/node.h"
+#include "core/tsan_handoff.h"
 #include "gateway/version.h"
 
 namespace sluice::gateway {
@@ -9,56 +10,99 @@ namespace {
 
 // Each streaming reactor owns a PipelineCall and forwards its reactions to it; the call decides
 // when to read, write and finish.
+//
+// gRPC runs the reactions on its own threads, inside libgrpc, which is not built with TSan; so the
+// reactor also states to TSan the ordering that gRPC's callback API guarantees
+// (grpcpp/support/server_callback.h): a StartRead or StartWrite happens before the OnReadDone or
+// OnWriteDone that completes it; the method handler (the reactor's constructor) happens before
+// OnCancel; and OnDone "is called after all others", so the handler, Finish and every reaction
+// happen before it. Reactions may run concurrently with each other and with the graph's threads:
+// PipelineCall's mutex orders those, visibly to TSan.
+template <typename Reactor>
+class CallReactor : public Reactor {
+ public:
+  void OnCancel() override { react(handler_returned_, [this] { call_.on_cancel(); }); }
+  void OnDone() override {
+    handoff_receive(&all_done_);
+    delete this;
+  }
 
-class UploadReactor final : public grpc::ServerReadReactor<v1::InputMessage> {
+ protected:
+  CallReactor(GatewayState& state, grpc::CallbackServerContext* context, v1::Summary* upload_response)
+      : call_(state, context, io(), upload_response) {}
+
+  // The method handler's end: the last thing the most derived constructor does.
+  void handler_returns() {
+    handoff_send(&handler_returned_);
+    handoff_send(&all_done_);
+  }
+
+  template <typename Reaction>
+  void react(const char& started_by, Reaction&& reaction) {
+    handoff_receive(&started_by);
+    reaction();
+    handoff_send(&all_done_);
+  }
+
+  // Hand-off tokens for TSan: only their addresses matter.
+  char read_started_ = 0;
+  char write_started_ = 0;
+  char handler_returned_ = 0;
+  char all_done_ = 0;
+  PipelineCall call_;
+
+ private:
+  // The operations this RPC shape has.
+  PipelineCall::Io io() {
+    PipelineCall::Io io;
+    if constexpr (requires(Reactor& r, v1::InputMessage* m) { r.StartRead(m); }) {
+      io.start_read = [this](v1::InputMessage* m) {
+        handoff_send(&read_started_);
+        this->StartRead(m);
+      };
+    }
+    if constexpr (requires(Reactor& r, const v1::OutputMessage* m) { r.StartWrite(m); }) {
+      io.start_write = [this](const v1::OutputMessage* m) {
+        handoff_send(&write_started_);
+        this->StartWrite(m);
+      };
+    }
+    io.finish = [this](const grpc::Status& s) {
+      handoff_send(&all_done_);
+      this->Finish(s);
+    };
+    return io;
+  }
+};
+
+class UploadReactor final : public CallReactor<grpc::ServerReadReactor<v1::InputMessage>> {
  public:
   UploadReactor(GatewayState& state, grpc::CallbackServerContext* context, v1::Summary* response)
-      : call_(state, context,
-              {[this](v1::InputMessage* m) { StartRead(m); }, nullptr, [this](const grpc::Status& s) { Finish(s); }},
-              response) {
+      : CallReactor(state, context, response) {
     call_.start_client_input();
+    handler_returns();
   }
-  void OnReadDone(bool ok) override { call_.on_read_done(ok); }
-  void OnCancel() override { call_.on_cancel(); }
-  void OnDone() override { delete this; }
-
- private:
-  PipelineCall call_;
+  void OnReadDone(bool ok) override { react(read_started_, [&] { call_.on_read_done(ok); }); }
 };
 
-class ProcessReactor final : public grpc::ServerBidiReactor<v1::InputMessage, v1::OutputMessage> {
+class ProcessReactor final : public CallReactor<grpc::ServerBidiReactor<v1::InputMessage, v1::OutputMessage>> {
  public:
-  ProcessReactor(GatewayState& state, grpc::CallbackServerContext* context)
-      : call_(state, context,
-              {[this](v1::InputMessage* m) { StartRead(m); }, [this](const v1::OutputMessage* m) { StartWrite(m); },
-               [this](const grpc::Status& s) { Finish(s); }},
-              nullptr) {
+  ProcessReactor(GatewayState& state, grpc::CallbackServerContext* context) : CallReactor(state, context, nullptr) {
     call_.start_client_input();
+    handler_returns();
   }
-  void OnReadDone(bool ok) override { call_.on_read_done(ok); }
-  void OnWriteDone(bool ok) override { call_.on_write_done(ok); }
-  void OnCancel() override { call_.on_cancel(); }
-  void OnDone() override { delete this; }
-
- private:
-  PipelineCall call_;
+  void OnReadDone(bool ok) override { react(read_started_, [&] { call_.on_read_done(ok); }); }
+  void OnWriteDone(bool ok) override { react(write_started_, [&] { call_.on_write_done(ok); }); }
 };
 
-class ProcessFileReactor final : public grpc::ServerWriteReactor<v1::OutputMessage> {
+class ProcessFileReactor final : public CallReactor<grpc::ServerWriteReactor<v1::OutputMessage>> {
  public:
   ProcessFileReactor(GatewayState& state, grpc::CallbackServerContext* context, const v1::ProcessFileRequest& request)
-      : call_(state, context,
-              {nullptr, [this](const v1::OutputMessage* m) { StartWrite(m); },
-               [this](const grpc::Status& s) { Finish(s); }},
-              nullptr) {
+      : CallReactor(state, context, nullptr) {
     call_.start_file_input(request);
+    handler_returns();
   }
-  void OnWriteDone(bool ok) override { call_.on_write_done(ok); }
-  void OnCancel() override { call_.on_cancel(); }
-  void OnDone() override { delete this; }
-
- private:
-  PipelineCall call_;
+  void OnWriteDone(bool ok) override { react(write_started_, [&] { call_.on_write_done(ok); }); }
 };
 
 std::string error_policy_name(pipeline::ErrorPolicy policy) {

@@ -9,6 +9,7 @@
 #include <oneapi/tbb/task_group.h>
 
 #include "core/framing.h"
+#include "core/tsan_handoff.h"
 
 namespace sluice::pipeline {
 
@@ -30,19 +31,6 @@ struct Work {
 }  // namespace detail
 
 namespace {
-
-// oneTBB's scheduler lives in libtbb, which is not built with TSan, so TSan cannot see a message
-// pass from one node to the next. Under TSan these annotations state that hand-off; otherwise
-// they compile to nothing.
-#if defined(__SANITIZE_THREAD__)
-extern "C" void __tsan_acquire(void* address);
-extern "C" void __tsan_release(void* address);
-void handoff_send(const void* message) { __tsan_release(const_cast<void*>(message)); }
-void handoff_receive(const void* message) { __tsan_acquire(const_cast<void*>(message)); }
-#else
-void handoff_send(const void*) {}
-void handoff_receive(const void*) {}
-#endif
 
 struct Input {
   std::string chunk;
