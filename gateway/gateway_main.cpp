@@ -65,9 +65,13 @@ int main(int argc, char** argv) {
     if (!listen.empty()) config.server.listen = listen;
     const std::string address = config.server.listen;
     const size_t pipelines = config.pipelines.size();
+    const auto& tls = config.server.tls;
+    const char* tls_mode = !tls ? "off" : tls->require_client_cert ? "mutual" : "on";
+    const size_t tokens = config.server.auth_tokens.size();
+    if (tokens > 0 && !tls) spdlog::warn("bearer tokens without tls: they cross the network in clear text");
     sluice::gateway::Server server(std::move(config));
-    spdlog::info("serving address={} port={} metrics_port={} pipelines={} version={}", address, server.port(),
-                 server.metrics_port(), pipelines, sluice::gateway::kVersion);
+    spdlog::info("serving address={} port={} metrics_port={} pipelines={} tls={} auth_tokens={} version={}", address,
+                 server.port(), server.metrics_port(), pipelines, tls_mode, tokens, sluice::gateway::kVersion);
     if (!port_file.empty()) {
       std::ofstream(port_file + ".tmp") << server.port() << "\n";
       std::rename((port_file + ".tmp").c_str(), port_file.c_str());  // readers never see a partial file

@@ -1,7 +1,10 @@
 #include "gateway/service.h"
 
+#include <spdlog/spdlog.h>
+
 #include "config/node.h"
 #include "core/tsan_handoff.h"
+#include "gateway/auth.h"
 #include "gateway/version.h"
 
 namespace sluice::gateway {
@@ -105,6 +108,41 @@ class ProcessFileReactor final : public CallReactor<grpc::ServerWriteReactor<v1:
   void OnWriteDone(bool ok) override { react(write_started_, [&] { call_.on_write_done(ok); }); }
 };
 
+// Finishes a call whose caller failed authentication; none of its messages is read. (For TSan:
+// the constructor, which calls Finish, happens before OnDone, as in CallReactor.)
+template <typename Reactor>
+class RejectedCall final : public Reactor {
+ public:
+  explicit RejectedCall(const grpc::Status& status) {
+    handoff_send(this);
+    this->Finish(status);
+  }
+  void OnDone() override {
+    handoff_receive(this);
+    delete this;
+  }
+};
+
+// Every sluice.v1 method goes through here: `serve` runs only for an authenticated caller, so a
+// rejected call takes no stream slot and starts no pipeline. Health checking and reflection are
+// other services and stay open: load balancers probe health without credentials, and reflection
+// serves only the public proto schema, no data or config.
+template <typename Reactor, typename Serve>
+Reactor* authenticated(const GatewayState& state, std::string_view method, grpc::CallbackServerContext* context,
+                       Serve serve) {
+  const grpc::Status status = authenticate(state.config.server.auth_tokens, *context);
+  if (status.ok()) return serve();
+  spdlog::warn("call rejected method={} peer={} status=UNAUTHENTICATED message=\"{}\"", method, context->peer(),
+               status.error_message());
+  return new RejectedCall<Reactor>(status);
+}
+
+grpc::ServerUnaryReactor* finish_ok(grpc::CallbackServerContext* context) {
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
 std::string error_policy_name(pipeline::ErrorPolicy policy) {
   switch (policy) {
     case pipeline::ErrorPolicy::Skip: return "skip";
@@ -114,13 +152,10 @@ std::string error_policy_name(pipeline::ErrorPolicy policy) {
   return "?";
 }
 
-}  // namespace
-
-grpc::ServerUnaryReactor* SluiceService::Describe(grpc::CallbackServerContext* context, const v1::DescribeRequest*,
-                                                  v1::DescribeResponse* response) {
+void describe(const GatewayConfig& config, v1::DescribeResponse* response) {
   response->set_version(kVersion);
   const pipeline::StageRegistry registry = pipeline::StageRegistry::with_builtins();
-  for (const auto& [name, p] : state_.config.pipelines) {
+  for (const auto& [name, p] : config.pipelines) {
     v1::PipelineInfo* info = response->add_pipelines();
     info->set_name(name);
     info->set_description(p->description);
@@ -137,24 +172,20 @@ grpc::ServerUnaryReactor* SluiceService::Describe(grpc::CallbackServerContext* c
     stage->set_type(type);
     stage->set_kind(std::string(pipeline::stage_kind_name(entry.kind)));
   }
-  const ServerOptions& server = state_.config.server;
+  const ServerOptions& server = config.server;
   v1::Limits* limits = response->mutable_limits();
   limits->set_max_message_bytes(server.max_message_bytes);
   limits->set_max_concurrent_streams(server.max_concurrent_streams);
   limits->set_max_chunks_in_flight(static_cast<uint32_t>(server.stream_limits.max_chunks_in_flight));
   limits->set_max_bytes_in_flight(server.stream_limits.max_bytes_in_flight);
   limits->set_max_pending_results(static_cast<uint32_t>(server.stream_limits.max_pending_results));
-  auto* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* SluiceService::ValidateConfig(grpc::CallbackServerContext* context,
-                                                        const v1::ValidateConfigRequest* request,
-                                                        v1::ValidateConfigResponse* response) {
+void validate(const std::string& yaml, v1::ValidateConfigResponse* response) {
   try {
-    const config::Node root = config::load_string(request->yaml(), "<request>");
-    const GatewayConfig parsed = load_gateway_config(root, pipeline::StageRegistry::with_builtins());
+    const config::Node root = config::load_string(yaml, "<request>");
+    const GatewayConfig parsed =
+        load_gateway_config(root, pipeline::StageRegistry::with_builtins(), ServerFiles::Skip);
     response->set_valid(true);
     for (const auto& [name, p] : parsed.pipelines) response->add_pipelines(name);
   } catch (const config::ConfigError& e) {
@@ -166,24 +197,43 @@ grpc::ServerUnaryReactor* SluiceService::ValidateConfig(grpc::CallbackServerCont
     response->set_valid(false);
     response->set_error(e.what());
   }
-  auto* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* SluiceService::Describe(grpc::CallbackServerContext* context, const v1::DescribeRequest*,
+                                                  v1::DescribeResponse* response) {
+  return authenticated<grpc::ServerUnaryReactor>(state_, "Describe", context, [&] {
+    describe(state_.config, response);
+    return finish_ok(context);
+  });
+}
+
+grpc::ServerUnaryReactor* SluiceService::ValidateConfig(grpc::CallbackServerContext* context,
+                                                        const v1::ValidateConfigRequest* request,
+                                                        v1::ValidateConfigResponse* response) {
+  return authenticated<grpc::ServerUnaryReactor>(state_, "ValidateConfig", context, [&] {
+    validate(request->yaml(), response);
+    return finish_ok(context);
+  });
 }
 
 grpc::ServerReadReactor<v1::InputMessage>* SluiceService::Upload(grpc::CallbackServerContext* context,
                                                                  v1::Summary* response) {
-  return new UploadReactor(state_, context, response);
+  return authenticated<grpc::ServerReadReactor<v1::InputMessage>>(
+      state_, "Upload", context, [&] { return new UploadReactor(state_, context, response); });
 }
 
 grpc::ServerBidiReactor<v1::InputMessage, v1::OutputMessage>* SluiceService::Process(
     grpc::CallbackServerContext* context) {
-  return new ProcessReactor(state_, context);
+  return authenticated<grpc::ServerBidiReactor<v1::InputMessage, v1::OutputMessage>>(
+      state_, "Process", context, [&] { return new ProcessReactor(state_, context); });
 }
 
 grpc::ServerWriteReactor<v1::OutputMessage>* SluiceService::ProcessFile(grpc::CallbackServerContext* context,
                                                                         const v1::ProcessFileRequest* request) {
-  return new ProcessFileReactor(state_, context, *request);
+  return authenticated<grpc::ServerWriteReactor<v1::OutputMessage>>(
+      state_, "ProcessFile", context, [&] { return new ProcessFileReactor(state_, context, *request); });
 }
 
 }  // namespace sluice::gateway
