@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
   if (target.empty() || pipeline.empty() || size < 64) return usage();
 
   try {
-    auto channel = gateway::Client::connect(target);
+    auto channel = gateway::Client::connect({.target = target});
     if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
       throw Error(ErrorCode::Unavailable, "cannot connect to " + target);
     }

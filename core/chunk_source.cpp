@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 #include <fmt/format.h>
 
@@ -28,6 +29,18 @@ bool FileChunkReader::next(std::string& chunk) {
   chunk.resize(n);
   bytes_read_ += n;
   return n > 0;
+}
+
+std::string read_whole_file(const std::string& path) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!file) throw Error(ErrorCode::NotFound, fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
+  std::string content;
+  char buffer[16384];
+  while (const size_t n = std::fread(buffer, 1, sizeof buffer, file.get())) content.append(buffer, n);
+  if (std::ferror(file.get())) {
+    throw Error(ErrorCode::DataLoss, fmt::format("cannot read '{}': {}", path, std::strerror(errno)));
+  }
+  return content;
 }
 
 }  // namespace sluice

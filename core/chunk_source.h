@@ -26,4 +26,8 @@ class FileChunkReader {
   uint64_t bytes_read_ = 0;
 };
 
+// Reads a whole small file, such as a certificate or a token. Throws Error(NotFound) when it cannot
+// be opened and Error(DataLoss) when reading fails (a directory, say).
+std::string read_whole_file(const std::string& path);
+
 }  // namespace sluice

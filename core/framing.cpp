@@ -1,10 +1,10 @@
 #include "core/framing.h"
 
-#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
 
+#include "core/byte_scan.h"
 #include "core/error.h"
 
 namespace sluice {
@@ -99,7 +99,7 @@ Block RecordFramer::make_block(std::string buffer, size_t begin, size_t end) {
   block.buffer = std::move(buffer);
   const std::string_view text = block.text();
   offset_ += text.size();
-  line_ += static_cast<uint64_t>(std::count(text.begin(), text.end(), '\n'));
+  line_ += count_newlines(text);
   return block;
 }
 

@@ -39,6 +39,9 @@ struct Rejection {
   std::string record;  // the offending input text (clipped), for dead letters
 };
 
+// The longest prefix of `text` of at most `max_bytes` that does not cut a UTF-8 character.
+std::string_view utf8_prefix(std::string_view text, size_t max_bytes);
+
 struct RecordBatch {
   SchemaPtr schema;
   std::vector<Value> cells;    // rows() * width(), row-major

@@ -45,6 +45,20 @@ std::string to_display(const Value& v) {
 }
 
 std::optional<int64_t> parse_int(std::string_view s) {
+  // Fast path for the common case, an optional '-' and at most 18 digits (which cannot overflow);
+  // anything else takes from_chars below.
+  const bool negative = !s.empty() && s.front() == '-';
+  const std::string_view digits = s.substr(negative ? 1 : 0);
+  if (!digits.empty() && digits.size() <= 18) {
+    uint64_t value = 0;  // unsigned: a non-digit may make it wrap before the check below
+    bool all_digits = true;
+    for (const char c : digits) {
+      const unsigned digit = static_cast<unsigned char>(c) - unsigned{'0'};
+      all_digits &= digit <= 9;
+      value = value * 10 + digit;
+    }
+    if (all_digits) return negative ? -static_cast<int64_t>(value) : static_cast<int64_t>(value);
+  }
   if (s.empty()) return std::nullopt;
   const char* first = s.data();
   if (*first == '+') ++first;

@@ -4,8 +4,11 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <grpcpp/support/client_interceptor.h>
 
+#include "core/chunk_source.h"
 #include "core/error.h"
+#include "gateway/token.h"
 
 namespace sluice::gateway {
 
@@ -41,14 +44,89 @@ v1::Summary read_outputs(Reader& reader, const BatchHandler& on_batch) {
   return summary;
 }
 
+std::string read_file(const std::string& path, std::string_view what) {
+  try {
+    return read_whole_file(path);
+  } catch (const Error& e) {
+    throw Error(ErrorCode::InvalidArgument, fmt::format("the {}: {}", what, e.what()));
+  }
+}
+
+std::shared_ptr<grpc::ChannelCredentials> channel_credentials(const ChannelOptions& options) {
+  if (!options.tls) {
+    if (!options.ca_file.empty() || !options.cert_file.empty() || !options.key_file.empty() ||
+        !options.server_name.empty()) {
+      throw Error(ErrorCode::InvalidArgument, "a CA file, client certificate or server name needs TLS");
+    }
+    return grpc::InsecureChannelCredentials();
+  }
+  if (options.cert_file.empty() != options.key_file.empty()) {
+    throw Error(ErrorCode::InvalidArgument, "a client certificate and its key go together: give both or neither");
+  }
+  grpc::SslCredentialsOptions ssl;
+  if (!options.ca_file.empty()) ssl.pem_root_certs = read_file(options.ca_file, "CA file");
+  if (!options.cert_file.empty()) {
+    ssl.pem_cert_chain = read_file(options.cert_file, "client certificate");
+    ssl.pem_private_key = read_file(options.key_file, "client key");
+  }
+  return grpc::SslCredentials(ssl);
+}
+
+// Adds the token to every call on a channel. Metadata rather than call credentials: gRPC sends
+// call credentials only over TLS, and a gateway behind a TLS-terminating proxy takes tokens in
+// plaintext.
+class BearerToken final : public grpc::experimental::Interceptor {
+ public:
+  explicit BearerToken(std::string header) : header_(std::move(header)) {}
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->insert({"authorization", header_});
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const std::string header_;
+};
+
+class BearerTokenFactory final : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit BearerTokenFactory(const std::string& token) : header_("Bearer " + token) {}
+  grpc::experimental::Interceptor* CreateClientInterceptor(grpc::experimental::ClientRpcInfo*) override {
+    return new BearerToken(header_);
+  }
+
+ private:
+  const std::string header_;
+};
+
 }  // namespace
+
+std::string read_token_file(const std::string& path) {
+  const std::string content = read_file(path, "token file");
+  const size_t start = content.find_first_not_of(" \t\r\n");
+  const std::string token =
+      start == std::string::npos ? "" : content.substr(start, content.find_last_not_of(" \t\r\n") + 1 - start);
+  if (!is_valid_token(token)) {
+    throw Error(ErrorCode::InvalidArgument,
+                fmt::format("the token file '{}' must hold one token: printable ASCII without spaces", path));
+  }
+  return token;
+}
 
 Client::Client(std::shared_ptr<grpc::Channel> channel) : stub_(v1::Sluice::NewStub(std::move(channel))) {}
 
-std::shared_ptr<grpc::Channel> Client::connect(const std::string& target, int max_receive_bytes) {
+std::shared_ptr<grpc::Channel> Client::connect(const ChannelOptions& options) {
+  if (!options.token.empty() && !is_valid_token(options.token)) {
+    throw Error(ErrorCode::InvalidArgument, "the token must be printable ASCII without spaces");
+  }
   grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(max_receive_bytes);
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  args.SetMaxReceiveMessageSize(options.max_receive_bytes);
+  if (!options.server_name.empty()) args.SetSslTargetNameOverride(options.server_name);
+  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> interceptors;
+  if (!options.token.empty()) interceptors.push_back(std::make_unique<BearerTokenFactory>(options.token));
+  return grpc::experimental::CreateCustomChannelWithInterceptors(options.target, channel_credentials(options), args,
+                                                                 std::move(interceptors));
 }
 
 v1::DescribeResponse Client::describe(const CallOptions& options) {

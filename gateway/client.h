@@ -13,6 +13,18 @@
 
 namespace sluice::gateway {
 
+// Where the gateway is and how to reach it.
+struct ChannelOptions {
+  std::string target = "127.0.0.1:50051";  // host:port
+  bool tls = false;
+  std::string ca_file{};      // with tls: the CAs that sign the server's certificate; empty: the system's roots
+  std::string cert_file{};    // with tls: this client's certificate for mutual TLS (needs key_file)
+  std::string key_file{};     // its private key
+  std::string server_name{};  // with tls: the name the server's certificate must carry; empty: the target's host
+  std::string token{};        // set: every call carries `authorization: Bearer <token>`
+  int max_receive_bytes = 64 << 20;
+};
+
 struct CallOptions {
   std::optional<std::chrono::milliseconds> timeout;  // becomes the call's deadline
   bool gzip = false;                                  // compress what the client sends
@@ -22,11 +34,17 @@ struct CallOptions {
 using ChunkSource = std::function<bool(std::string& chunk)>;
 using BatchHandler = std::function<void(const v1::ResultBatch& batch)>;
 
+// A token file holds one token; surrounding whitespace (a final newline) is dropped.
+// Throws Error(InvalidArgument) when the file cannot be read or holds no valid token.
+std::string read_token_file(const std::string& path);
+
 class Client {
  public:
   explicit Client(std::shared_ptr<grpc::Channel> channel);
-  // An insecure channel to `target` (host:port) accepting results up to max_receive_bytes.
-  static std::shared_ptr<grpc::Channel> connect(const std::string& target, int max_receive_bytes = 64 << 20);
+  // A channel as `options` describe it; the token goes with every call on it, also those of stubs
+  // made from the channel. Throws Error(InvalidArgument) for inconsistent options or an
+  // unreadable file. Nothing connects until the first call.
+  static std::shared_ptr<grpc::Channel> connect(const ChannelOptions& options);
 
   v1::DescribeResponse describe(const CallOptions& options = {});
   v1::ValidateConfigResponse validate_config(const std::string& yaml, const CallOptions& options = {});

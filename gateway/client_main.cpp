@@ -8,6 +8,7 @@
 #include "core/chunk_source.h"
 #include "core/error.h"
 #include "gateway/client.h"
+#include "gateway/client_cli.h"
 #include "gateway/result_format.h"
 
 namespace {
@@ -32,12 +33,13 @@ void print_summary(const v1::Summary& summary, const std::vector<v1::ResultBatch
 
 int main(int argc, char** argv) {
   CLI::App app{"sluice-client: send files to a sluice gateway and print the results.\n"
-               "Example: sluice-client send --pipeline http_errors samples/access_log.csv"};
+               "Example: sluice-client send --pipeline http_errors samples/access_log.csv\n"
+               "         sluice-client --tls --ca ca.pem --token-file token.txt --target gw:50051 describe"};
   app.require_subcommand(1);
-  std::string target = "127.0.0.1:50051";
+  gateway::ConnectionFlags connection;
   double timeout_seconds = 0;
   bool json = false;
-  app.add_option("-t,--target", target, "gateway address host:port")->capture_default_str();
+  gateway::add_connection_flags(app, connection);
   app.add_option("--timeout", timeout_seconds, "deadline for the call in seconds (0: none)");
   app.add_flag("--json", json, "print JSON instead of tables");
 
@@ -72,8 +74,8 @@ int main(int argc, char** argv) {
   gateway::CallOptions options;
   if (timeout_seconds > 0) options.timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000));
   options.gzip = gzip;
-  gateway::Client client(gateway::Client::connect(target));
   try {
+    gateway::Client client(gateway::Client::connect(gateway::resolve_connection(connection)));
     if (*send) {
       FileChunkReader reader(file, chunk_size);
       v1::StreamHeader header;

@@ -1,14 +1,26 @@
 #pragma once
-// The gateway's config file: a `server:` section (listen address, limits) and the `pipelines:`.
+// The gateway's config file: a `server:` section (listen address, limits, TLS, auth) and the
+// `pipelines:`.
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "config/node.h"
+#include "gateway/auth.h"
 #include "pipeline/engine.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/registry.h"
 
 namespace sluice::gateway {
+
+// TLS on the listening port. The PEM files are read, and checked, when the config is loaded.
+struct TlsOptions {
+  std::string cert_pem;              // the server's certificate chain
+  std::string key_pem;               // its private key
+  std::string client_ca_pem;         // set: client certificates are verified against these CAs
+  bool require_client_cert = false;  // with client_ca: a client without a valid certificate is refused (mTLS)
+};
 
 struct ServerOptions {
   std::string listen = "127.0.0.1:50051";
@@ -23,6 +35,8 @@ struct ServerOptions {
   std::string recording_path;                    // record every stream here; empty = off
   uint64_t recording_max_bytes = 1ull << 30;     // the recording stops growing at this size
   std::string metrics_listen;                    // Prometheus /metrics over HTTP here; empty = off
+  std::optional<TlsOptions> tls;                 // unset: plaintext
+  std::vector<TokenDigest> auth_tokens;          // bearer tokens sluice.v1 calls must carry; empty: none
 };
 
 struct GatewayConfig {
@@ -30,9 +44,15 @@ struct GatewayConfig {
   pipeline::PipelineMap pipelines;
 };
 
-ServerOptions parse_server_options(const config::Node& node);
+// Whether loading reads the files that `server.tls` and `server.auth` name. ValidateConfig checks a
+// caller's YAML without them: its relative paths mean nothing on the server, and a remote caller
+// must not learn which of the server's files exist.
+enum class ServerFiles { Read, Skip };
+
+ServerOptions parse_server_options(const config::Node& node, ServerFiles files = ServerFiles::Read);
 // Reads a whole config (both sections); errors carry file:line:column.
-GatewayConfig load_gateway_config(const config::Node& root, const pipeline::StageRegistry& registry);
+GatewayConfig load_gateway_config(const config::Node& root, const pipeline::StageRegistry& registry,
+                                  ServerFiles files = ServerFiles::Read);
 GatewayConfig load_gateway_config_file(const std::string& path, const pipeline::StageRegistry& registry);
 
 }  // namespace sluice::gateway

@@ -7,6 +7,24 @@
 
 namespace sluice::gateway {
 
+namespace {
+
+std::shared_ptr<grpc::ServerCredentials> server_credentials(const std::optional<TlsOptions>& tls) {
+  if (!tls) return grpc::InsecureServerCredentials();
+  // Without client_ca no client certificate is asked for; with it, a presented one must verify,
+  // and require_client_cert refuses clients that present none (mutual TLS).
+  const grpc_ssl_client_certificate_request_type client_certificates =
+      tls->client_ca_pem.empty()  ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+      : tls->require_client_cert ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                 : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+  grpc::SslServerCredentialsOptions ssl(client_certificates);
+  ssl.pem_root_certs = tls->client_ca_pem;
+  ssl.pem_key_cert_pairs.push_back({tls->key_pem, tls->cert_pem});
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
+
 Server::Server(GatewayConfig config) : state_(std::move(config)), service_(state_) {
   const ServerOptions& options = state_.config.server;
   if (!options.recording_path.empty()) {
@@ -17,7 +35,7 @@ Server::Server(GatewayConfig config) : state_(std::move(config)), service_(state
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(options.listen, server_credentials(options.tls), &port_);
   builder.RegisterService(&service_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(options.max_message_bytes));

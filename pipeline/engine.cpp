@@ -9,6 +9,7 @@
 #include <oneapi/tbb/task_group.h>
 
 #include "core/framing.h"
+#include "core/tsan_handoff.h"
 
 namespace sluice::pipeline {
 
@@ -31,19 +32,6 @@ struct Work {
 
 namespace {
 
-// oneTBB's scheduler lives in libtbb, which is not built with TSan, so TSan cannot see a message
-// pass from one node to the next. Under TSan these annotations state that hand-off; otherwise
-// they compile to nothing.
-#if defined(__SANITIZE_THREAD__)
-extern "C" void __tsan_acquire(void* address);
-extern "C" void __tsan_release(void* address);
-void handoff_send(const void* message) { __tsan_release(const_cast<void*>(message)); }
-void handoff_receive(const void* message) { __tsan_acquire(const_cast<void*>(message)); }
-#else
-void handoff_send(const void*) {}
-void handoff_receive(const void*) {}
-#endif
-
 struct Input {
   std::string chunk;
   bool end_of_input = false;
@@ -52,6 +40,7 @@ using InputPtr = std::shared_ptr<Input>;
 using WorkPtr = std::shared_ptr<detail::Work>;
 
 constexpr size_t kMaxDeadLetterText = 256;
+constexpr size_t kMaxReasonBytes = 200;
 
 std::string describe_rejection(const Rejection& r) {
   return fmt::format("line {} (offset {}){}: {}", r.origin.line, r.origin.offset,
@@ -120,6 +109,7 @@ struct StreamGraph {
           handoff_send(&bodies_done);
           return flow::continue_msg{};
         }) {
+    if (pipeline.fields_read) parser->read_only(*pipeline.fields_read);
     flow::sender<WorkPtr>* previous = &parse;
     flow::make_edge(flow::output_port<0>(frame), parse);
     for (const auto& transform : pipeline.transforms) {
@@ -279,6 +269,10 @@ void Stream::sink(detail::Work& work) {
   }
   const uint64_t rejected_by_aggregate = batch.rejections.size() - rejected_before_aggregate;
 
+  // Reasons quote the bad value, which may be as long as a record: they are kept short.
+  for (Rejection& r : batch.rejections) {
+    if (r.reason.size() > kMaxReasonBytes) r.reason = std::string(utf8_prefix(r.reason, kMaxReasonBytes)) + "...";
+  }
   if (pipeline_->options.on_error == ErrorPolicy::Fail && !batch.rejections.empty()) {
     fail({ErrorCode::InvalidArgument, fmt::format("pipeline '{}' rejected a record at {}", pipeline_->name,
                                                   describe_rejection(batch.rejections.front()))});
@@ -292,10 +286,17 @@ void Stream::sink(detail::Work& work) {
     c.records_out += rows_before_aggregate - rejected_by_aggregate;
     c.records_filtered += work.records_parsed - rows_before_aggregate - rejected_before_aggregate;
     for (Rejection& r : batch.rejections) {
-      ++c.rejected_by_reason[r.reason];
+      auto reason = c.rejected_by_reason.find(r.reason);
+      if (reason != c.rejected_by_reason.end()) {
+        ++reason->second;
+      } else if (c.rejected_by_reason.size() < pipeline_->options.max_rejection_reasons) {
+        c.rejected_by_reason.emplace(r.reason, 1);
+      } else {
+        ++c.rejected_by_reason[std::string(kOtherRejectionReasons)];
+      }
       if (pipeline_->options.on_error == ErrorPolicy::DeadLetter &&
           summary_.dead_letters.size() < pipeline_->options.max_dead_letters) {
-        if (r.record.size() > kMaxDeadLetterText) r.record.resize(kMaxDeadLetterText);
+        if (r.record.size() > kMaxDeadLetterText) r.record = std::string(utf8_prefix(r.record, kMaxDeadLetterText));
         summary_.dead_letters.push_back(std::move(r));
       }
     }

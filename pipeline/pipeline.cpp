@@ -20,16 +20,34 @@ std::string known_stage_names(const StageRegistry& registry) {
   return names;
 }
 
+std::optional<std::vector<std::string>> fields_read_after_parse(const Pipeline& pipeline) {
+  if (!pipeline.aggregate) return std::nullopt;
+  std::optional<std::vector<std::string>> fields = pipeline.aggregate->fields_read();
+  for (const auto& transform : pipeline.transforms) {
+    if (!fields) return std::nullopt;
+    const auto more = transform->fields_read();
+    if (!more) return std::nullopt;
+    fields->insert(fields->end(), more->begin(), more->end());
+  }
+  return fields;
+}
+
 }  // namespace
 
 PipelinePtr build_pipeline(const std::string& name, const config::Node& spec, const StageRegistry& registry) {
-  spec.expect_keys({"description", "on_error", "max_dead_letters", "max_record_bytes", "parallelism", "stages"},
+  spec.expect_keys({"description", "on_error", "max_dead_letters", "max_rejection_reasons", "max_record_bytes",
+                    "parallelism", "stages"},
                    fmt::format("pipeline '{}'", name));
   auto pipeline = std::make_shared<Pipeline>();
   pipeline->name = name;
   pipeline->description = spec.string_or("description", "");
   if (auto n = spec.get("on_error")) pipeline->options.on_error = parse_error_policy(*n);
   pipeline->options.max_dead_letters = static_cast<size_t>(spec.int_or("max_dead_letters", 1000));
+  if (auto n = spec.get("max_rejection_reasons")) {
+    const int64_t reasons = n->as_int();
+    if (reasons <= 0) n->fail("max_rejection_reasons must be positive");
+    pipeline->options.max_rejection_reasons = static_cast<size_t>(reasons);
+  }
   if (auto n = spec.get("max_record_bytes")) {
     pipeline->options.max_record_bytes = n->as_bytes();
     if (pipeline->options.max_record_bytes == 0) n->fail("max_record_bytes must be positive");
@@ -70,6 +88,7 @@ PipelinePtr build_pipeline(const std::string& name, const config::Node& spec, co
         stage);
     pipeline->stage_types.push_back(type);
   }
+  pipeline->fields_read = fields_read_after_parse(*pipeline);
   return pipeline;
 }
 

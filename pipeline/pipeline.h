@@ -2,7 +2,9 @@
 // A pipeline: one parse stage, zero or more transforms, at most one aggregate, plus the policy for
 // records that a stage rejects. Built once from its spec and shared by all streams that run it.
 #include <map>
+#include <string_view>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,9 +24,14 @@ enum class ErrorPolicy {
 struct PipelineOptions {
   ErrorPolicy on_error = ErrorPolicy::Skip;
   size_t max_dead_letters = 1000;          // beyond this, dead letters are only counted
+  // Reasons often quote the bad value, so a stream may bring any number of distinct ones: beyond
+  // this many, rejections are counted under kOtherRejectionReasons (memory stays bounded).
+  size_t max_rejection_reasons = 100;
   size_t max_record_bytes = 1 << 20;       // one record (e.g. a CSV row) may not be longer
   size_t parallelism = 0;                  // workers per parallel stage; 0 = all cores
 };
+
+inline constexpr std::string_view kOtherRejectionReasons = "(other reasons)";
 
 struct Pipeline {
   std::string name;
@@ -34,6 +41,9 @@ struct Pipeline {
   std::shared_ptr<const ParseStage> parse;
   std::vector<std::shared_ptr<const TransformStage>> transforms;
   std::shared_ptr<const AggregateStage> aggregate;  // null: the transformed records are the result
+  // Every field a stage after the parser reads, when all of them can say and the result is an
+  // aggregate (records as results show every field); nullopt otherwise. See Parser::read_only.
+  std::optional<std::vector<std::string>> fields_read;
 
   const std::string& format() const { return stage_types.front(); }
 };

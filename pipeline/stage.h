@@ -4,7 +4,10 @@
 // that start_stream() returns.
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 #include <variant>
+#include <vector>
 
 #include "core/framing.h"
 #include "core/record.h"
@@ -18,6 +21,10 @@ class Parser {
   virtual ~Parser() = default;
   virtual void prepare(Block& block) { (void)block; }
   virtual void parse(const Block& block, RecordBatch& out) const = 0;
+  // Called before the first block when nothing downstream reads fields other than `names`: the
+  // parser may then leave the other fields null where that cannot change which records it
+  // rejects (a typed field is still checked). Building values nobody reads is most of parsing.
+  virtual void read_only(const std::vector<std::string>& names) { (void)names; }
 };
 
 class ParseStage {
@@ -32,6 +39,9 @@ class TransformStage {
  public:
   virtual ~TransformStage() = default;
   virtual void apply(RecordBatch& batch) const = 0;
+  // The only fields apply() reads, if it can say so (and passes every other field through
+  // untouched); nullopt: it may read or reshape any field.
+  virtual std::optional<std::vector<std::string>> fields_read() const { return std::nullopt; }
 };
 
 using Emit = std::function<void(ResultBatch&&)>;
@@ -49,6 +59,8 @@ class AggregateStage {
  public:
   virtual ~AggregateStage() = default;
   virtual std::unique_ptr<Aggregator> start_stream() const = 0;
+  // As TransformStage::fields_read: the only fields the aggregate reads; nullopt: any.
+  virtual std::optional<std::vector<std::string>> fields_read() const { return std::nullopt; }
 };
 
 using StagePtr = std::variant<std::shared_ptr<const ParseStage>, std::shared_ptr<const TransformStage>,

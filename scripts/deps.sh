@@ -7,6 +7,8 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libtbb-dev libfmt-dev libyaml-cpp-dev libgtest-dev libbenchmark-dev
   libcli11-dev libspdlog-dev nlohmann-json3-dev libre2-dev libsimdjson-dev zlib1g-dev prometheus-cpp-dev
+  libssl-dev   # token digests and TLS file checks in the gateway (gRPC itself links OpenSSL)
+  openssl      # tests/gateway/security_test.cpp makes its throwaway certificates with the CLI
   # tests/python: /usr/bin/python3 with these, protoc (protobuf-compiler) and
   # /usr/bin/grpc_python_plugin (protobuf-compiler-grpc)
   python3 python3-grpcio python3-protobuf

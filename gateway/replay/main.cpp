@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/node.h"
+#include "gateway/client_cli.h"
 #include "gateway/replay/replay.h"
 #include "gateway/replay/result_files.h"
 
@@ -70,9 +71,8 @@ int main(int argc, char** argv) {
   run->add_option("-f,--format", inputs.format, "input format the files declare (the server checks it)");
   run->add_option("--glob", inputs.glob, "only files under directories whose relative path matches, e.g. '*.csv'")
       ->capture_default_str();
-  auto* target =
-      run->add_option("-t,--target", options.target, "gateway host:port, plain TCP (the client library has no TLS yet)")
-          ->capture_default_str();
+  gateway::ConnectionFlags connection;
+  gateway::add_connection_flags(*run, connection);
   auto* offline_flag = run->add_flag("--offline")
                            ->description(
                                "no gateway: run each stream through the embedded pipeline library with the --config "
@@ -80,7 +80,8 @@ int main(int argc, char** argv) {
                                "a gateway run's byte for byte");
   auto* config =
       run->add_option("-c,--config", options.offline_config, "YAML config for --offline")->check(CLI::ExistingFile);
-  offline_flag->needs(config)->excludes(target);
+  offline_flag->needs(config);
+  connection.group->excludes(offline_flag);
   config->needs(offline_flag);
   run->add_option("--mode", mode,
                   "upload: client-streaming, results come with the summary; process: "
@@ -157,6 +158,7 @@ int main(int argc, char** argv) {
       std::cerr << "sluice-replay run: --speed applies only to --timing scaled\n";
       return kUsageError;
     }
+    options.connection = gateway::resolve_connection(connection);
     options.mode = mode == "upload" ? replay::Mode::Upload : replay::Mode::Process;
     options.out_format = out_format == "csv" ? replay::ResultFormat::Csv : replay::ResultFormat::JsonLines;
     options.timing = timing == "fast"       ? replay::Timing::Fast

@@ -67,7 +67,7 @@ Replayer::Replayer(const std::vector<StreamInput>& inputs, const ReplayOptions& 
   if (!options.offline_config.empty()) {
     offline_ = gateway::load_gateway_config_file(options.offline_config, pipeline::StageRegistry::with_builtins());
   } else {
-    client_ = std::make_unique<gateway::Client>(gateway::Client::connect(options.target));
+    client_ = std::make_unique<gateway::Client>(gateway::Client::connect(options.connection));
   }
   if (options.rate) {
     // A tenth of a second's worth, and at least one chunk when counting chunks, may go at once.
@@ -88,7 +88,7 @@ Replayer::Replayer(const std::vector<StreamInput>& inputs, const ReplayOptions& 
 
 ReplayReport Replayer::run() {
   ReplayReport report;
-  report.target = offline_ ? fmt::format("offline ({})", options_.offline_config) : options_.target;
+  report.target = offline_ ? fmt::format("offline ({})", options_.offline_config) : options_.connection.target;
   report.mode = offline_ ? "embedded pipeline" : options_.mode == Mode::Upload ? "upload" : "process";
   report.streams.resize(jobs_.size());
   const auto start = Clock::now();

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/client.h"
 #include "gateway/replay/inputs.h"
 #include "gateway/replay/rate_limit.h"
 #include "gateway/replay/report.h"
@@ -28,8 +29,8 @@ enum class Mode {
 };
 
 struct ReplayOptions {
-  std::string target = "127.0.0.1:50051";  // host:port of a running gateway
-  std::string offline_config;              // set: run this config in process, no gateway
+  gateway::ChannelOptions connection;  // a running gateway: its address, TLS and token
+  std::string offline_config;         // set: run this config in process, no gateway
   Mode mode = Mode::Upload;
   size_t concurrency = 4;         // streams at once
   size_t chunk_size = 64 << 10;   // for files; recordings keep their chunks

@@ -1,11 +1,11 @@
 #include "pipeline/stages/csv_parse.h"
 
-#include <algorithm>
 #include <deque>
 #include <set>
 
 #include <fmt/format.h>
 
+#include "core/byte_scan.h"
 #include "core/error.h"
 #include "pipeline/stages/parse_support.h"
 
@@ -21,6 +21,8 @@ class CsvReader {
 
   bool at_end() const { return pos_ >= text_.size(); }
   size_t position() const { return pos_; }
+  // The '\n' read so far, record ends and those inside quoted fields alike: lines = 1 + this.
+  uint64_t newlines() const { return newlines_; }
 
   // Reads one record into `fields` (views stay valid until the next call). Returns an error
   // message for a malformed record, having skipped to its end.
@@ -34,21 +36,24 @@ class CsvReader {
         if (auto e = read_quoted(fields); e && !error) error = e;
         quoted.push_back(1);
       } else {
-        size_t end = pos_;
-        while (end < text_.size() && text_[end] != delimiter_ && text_[end] != '\n') ++end;
+        size_t end = find_first_of3(text_, pos_, delimiter_, '\n', '"');
+        if (end < text_.size() && text_[end] == '"') {
+          if (!error) error = fmt::format("field {} has a quote inside an unquoted field", fields.size() + 1);
+          while (end < text_.size() && text_[end] != delimiter_ && text_[end] != '\n') ++end;
+        }
         std::string_view field = text_.substr(pos_, end - pos_);
         if (end < text_.size() && text_[end] == '\n' && !field.empty() && field.back() == '\r') field.remove_suffix(1);
         else if (end == text_.size() && !field.empty() && field.back() == '\r') field.remove_suffix(1);
-        if (!error && field.find('"') != std::string_view::npos) {
-          error = fmt::format("field {} has a quote inside an unquoted field", fields.size() + 1);
-        }
         fields.push_back(field);
         quoted.push_back(0);
         pos_ = end;
       }
       if (pos_ >= text_.size()) return error;
       const char c = text_[pos_++];
-      if (c == '\n') return error;
+      if (c == '\n') {
+        ++newlines_;
+        return error;
+      }
       // c is the delimiter: another field follows.
     }
   }
@@ -59,6 +64,7 @@ class CsvReader {
     if (p < text_.size() && text_[p] == '\r') ++p;
     if (p < text_.size() && text_[p] == '\n') {
       pos_ = p + 1;
+      ++newlines_;
       return true;
     }
     if (p == text_.size() && p > pos_) {  // a lone '\r' at the very end
@@ -75,6 +81,7 @@ class CsvReader {
     size_t run = pos_;
     for (;;) {
       const size_t q = text_.find('"', pos_);
+      newlines_ += count_newlines(text_.substr(pos_, q == std::string_view::npos ? std::string_view::npos : q - pos_));
       if (q == std::string_view::npos) {
         pos_ = text_.size();
         fields.push_back(text_.substr(open + 1));
@@ -111,6 +118,7 @@ class CsvReader {
   std::string_view text_;
   char delimiter_;
   size_t pos_ = 0;
+  uint64_t newlines_ = 0;
   std::deque<std::string> unescaped_;  // a deque: its elements never move, so views stay valid
 };
 
@@ -153,6 +161,11 @@ class CsvParser : public Parser {
     skip_prefix(block, reader.position());
   }
 
+  void read_only(const std::vector<std::string>& names) override {
+    fields_read_ = std::set<std::string, std::less<>>(names.begin(), names.end());
+    if (schema_) set_columns(schema_->names());
+  }
+
   void parse(const Block& block, RecordBatch& out) const override {
     // prepare() consumes every block up to and including the header, so a block seen before the
     // header is empty here; it must not read schema_, which prepare() may be setting meanwhile
@@ -164,18 +177,13 @@ class CsvParser : public Parser {
     CsvReader reader(text, config_.delimiter);
     std::vector<std::string_view> fields;
     std::vector<char> quoted;
-    uint64_t line = block.first_line;
     out.cells.reserve(width * (text.size() / 64 + 1));
     while (!reader.at_end()) {
       const size_t start = reader.position();
-      if (reader.skip_blank_line()) {
-        ++line;
-        continue;
-      }
-      const Origin origin{block.offset + start, line};
+      if (reader.skip_blank_line()) continue;
+      const Origin origin{block.offset + start, block.first_line + reader.newlines()};
       auto error = reader.next(fields, quoted);
       const std::string_view record_text = text.substr(start, reader.position() - start);
-      line += static_cast<uint64_t>(std::count(record_text.begin(), record_text.end(), '\n'));
       if (!error && fields.size() != width) {
         error = fmt::format("expected {} fields, got {}", width, fields.size());
       }
@@ -183,9 +191,7 @@ class CsvParser : public Parser {
       if (!error) {
         const size_t row_begin = out.cells.size();
         for (size_t i = 0; i < width && !error; ++i) {
-          if (auto value = convert(i, fields[i], quoted[i])) {
-            out.cells.push_back(std::move(*value));
-          } else {
+          if (!convert(i, fields[i], quoted[i], out.cells.emplace_back())) {
             bad_field = schema_->names()[i];
             error = fmt::format("expected {}, got '{}'", type_name(*types_[i]), fields[i]);
           }
@@ -203,23 +209,43 @@ class CsvParser : public Parser {
  private:
   void set_columns(std::vector<std::string> names) {
     types_.clear();
+    unread_.clear();
     for (const std::string& name : names) {
       auto it = config_.types.find(name);
       types_.push_back(it == config_.types.end() ? std::nullopt : std::optional<ValueType>(it->second));
+      // An untyped field never rejects a record, so one that nothing reads need not be built.
+      unread_.push_back(!types_.back() && fields_read_ && !fields_read_->contains(name));
     }
     schema_ = std::make_shared<const Schema>(std::move(names));
   }
 
-  std::optional<Value> convert(size_t column, std::string_view text, bool quoted) const {
-    if (text.empty() && !quoted) return Value{};  // an empty unquoted field is null
-    if (types_[column]) return convert_text(text, *types_[column]);
-    if (config_.infer_types && !quoted) return infer_value(text);
-    return Value{std::string(text)};
+  // Converts into `out` (a null cell, built in place: no temporaries on the hot path); false
+  // when the text does not fit the column's declared type.
+  bool convert(size_t column, std::string_view text, bool quoted, Value& out) const {
+    if ((text.empty() && !quoted) || unread_[column]) return true;  // an empty unquoted field is null
+    if (const auto type = types_[column]) {
+      if (*type == ValueType::Int) {
+        const auto i = parse_int(text);
+        if (i) out = *i;
+        return i.has_value();
+      }
+      auto value = convert_text(text, *type);
+      if (value) out = std::move(*value);
+      return value.has_value();
+    }
+    if (config_.infer_types && !quoted) {
+      out = infer_value(text);
+    } else {
+      out.emplace<std::string>(text);
+    }
+    return true;
   }
 
   const CsvConfig& config_;
   SchemaPtr schema_;
   std::vector<std::optional<ValueType>> types_;  // per column; nullopt = untyped
+  std::vector<char> unread_;                     // per column: left null (see read_only)
+  std::optional<std::set<std::string, std::less<>>> fields_read_;  // nullopt: every field is read
 };
 
 }  // namespace

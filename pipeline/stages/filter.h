@@ -21,6 +21,7 @@ class FilterStage : public TransformStage {
  public:
   explicit FilterStage(const FilterConfig& config);  // throws expr::ParseError
   void apply(RecordBatch& batch) const override;
+  std::optional<std::vector<std::string>> fields_read() const override { return predicate_.fields(); }
 
  private:
   expr::Expression predicate_;

@@ -310,6 +310,15 @@ std::unique_ptr<Aggregator> GroupByStage::start_stream() const {
   return std::make_unique<GroupByAggregator>(config_, functions_);
 }
 
+std::optional<std::vector<std::string>> GroupByStage::fields_read() const {
+  std::vector<std::string> fields = config_.keys;
+  for (const AggregateSpec& spec : config_.aggregates) {
+    if (!spec.args.field.empty()) fields.push_back(spec.args.field);
+  }
+  if (!config_.window.time_field.empty()) fields.push_back(config_.window.time_field);
+  return fields;
+}
+
 void register_group_by(StageRegistry& registry) {
   registry.add("group_by", StageKind::Aggregate, "group records by key fields and aggregate each group",
                [](const config::Node& node) -> StagePtr {

@@ -37,6 +37,7 @@ class GroupByStage : public AggregateStage {
  public:
   explicit GroupByStage(GroupByConfig config);
   std::unique_ptr<Aggregator> start_stream() const override;
+  std::optional<std::vector<std::string>> fields_read() const override;
   const GroupByConfig& config() const { return config_; }
 
  private:

@@ -36,13 +36,7 @@ bool LineCursor::next(TextLine& line) {
 
 std::string rejected_text(std::string_view record) {
   while (!record.empty() && (record.back() == '\n' || record.back() == '\r')) record.remove_suffix(1);
-  if (record.size() > kMaxRejectedText) {
-    size_t cut = kMaxRejectedText;
-    // A UTF-8 character is at most 4 bytes: back up over at most 3 continuation bytes (10xxxxxx).
-    for (int i = 0; i < 3 && cut > 0 && (static_cast<unsigned char>(record[cut]) & 0xC0) == 0x80; ++i) --cut;
-    record = record.substr(0, cut);
-  }
-  return std::string(record);
+  return std::string(utf8_prefix(record, kMaxRejectedText));
 }
 
 std::map<std::string, ValueType> parse_column_types(const config::Node& types) {

@@ -25,6 +25,19 @@ TEST(Value, StrictConversionRejectsPartialNumbers) {
   EXPECT_EQ(convert_text("3", ValueType::Double), Value{3.0});
 }
 
+TEST(Value, IntsAtTheEdgesOfTheDigitFastPath) {
+  EXPECT_EQ(parse_int("999999999999999999"), int64_t{999'999'999'999'999'999});  // 18 digits
+  EXPECT_EQ(parse_int("-999999999999999999"), int64_t{-999'999'999'999'999'999});
+  EXPECT_EQ(parse_int("9223372036854775807"), INT64_MAX);
+  EXPECT_EQ(parse_int("-9223372036854775808"), INT64_MIN);
+  EXPECT_FALSE(parse_int("9223372036854775808"));
+  EXPECT_EQ(parse_int("007"), 7);
+  EXPECT_FALSE(parse_int("-"));
+  EXPECT_FALSE(parse_int("--1"));
+  EXPECT_FALSE(parse_int("12345678901234567x"));
+  EXPECT_FALSE(parse_int("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"));
+}
+
 TEST(Value, IntsAndDoublesCompareAndHashNumerically) {
   EXPECT_EQ(compare_values(Value{int64_t{2}}, Value{2.0}), 0);
   EXPECT_EQ(ValueHash{}(Value{int64_t{2}}), ValueHash{}(Value{2.0}));

@@ -177,7 +177,7 @@ TEST(Backpressure, ThirtyTwoConcurrentStreamsGetTheirOwnResults) {
   for (uint32_t i = 0; i < 32; ++i) {
     threads.emplace_back([&, i] {
       const auto records = make_access_records(1500 + i * 10, 1000 + i);
-      gateway::Client client(gateway::Client::connect(gateway.address()));
+      gateway::Client client(gateway::Client::connect({.target = gateway.address()}));
       const v1::Summary summary = client.upload(header_for("errors"), chunks_of(to_csv(records), 200 + i * 13));
       std::map<std::pair<std::string, int64_t>, std::pair<int64_t, int64_t>> got;
       for (const auto& row : summary.results(0).rows()) {

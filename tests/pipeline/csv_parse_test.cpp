@@ -151,6 +151,36 @@ TEST(CsvParse, JunkAfterAClosingQuoteEndsTheRecordWhereTheFramerDoes) {
   }
 }
 
+TEST(CsvParse, LineNumbersCountNewlinesInsideQuotedFields) {
+  const std::string input = "a,b\n1,\"x\ny\nz\"\n2,\"\"\n\n3,\"w\r\n\"\nbad\n4,ok\n";
+  for (size_t chunk : {1, 5, 4096}) {
+    SCOPED_TRACE(chunk);
+    const auto run = run_chunked(csv_pipeline("", "dead_letter"), input, chunk);
+    ASSERT_EQ(run.summary.dead_letters.size(), 1u);
+    EXPECT_EQ(run.summary.dead_letters[0].origin.line, 9u);
+    EXPECT_EQ(all_rows(run.results).size(), 4u);
+  }
+}
+
+// Parser::read_only: untyped fields nothing reads stay null; typed ones still reject bad text.
+TEST(CsvParse, FieldsNothingReadsAreLeftNullButTypedOnesAreStillChecked) {
+  const auto pipeline = csv_pipeline("    types: {n: int}\n", "dead_letter");
+  auto parser = pipeline->parse->start_stream();
+  parser->read_only({"kept"});
+  Block block;
+  block.buffer = "kept,dropped,n\nx,y,1\nx,y,oops\n";
+  block.end = block.buffer.size();
+  parser->prepare(block);
+  RecordBatch batch;
+  parser->parse(block, batch);
+  ASSERT_EQ(batch.rows(), 1u);
+  EXPECT_EQ(batch.row(0)[0], Value{std::string("x")});
+  EXPECT_TRUE(is_null(batch.row(0)[1]));
+  EXPECT_EQ(batch.row(0)[2], Value{int64_t{1}});
+  ASSERT_EQ(batch.rejections.size(), 1u);
+  EXPECT_EQ(batch.rejections[0].field, "n");
+}
+
 TEST(CsvParse, ConfigErrorsNameTheKey) {
   EXPECT_THROW(csv_pipeline("    header: false\n"), config::ConfigError);          // no columns
   EXPECT_THROW(csv_pipeline("    delimiter: ab\n"), config::ConfigError);

@@ -140,6 +140,33 @@ TEST(Engine, RecordLongerThanMaxRecordBytesFailsLoudly) {
   }
 }
 
+TEST(Engine, DistinctRejectionReasonsAreBoundedAndEveryRejectionIsStillCounted) {
+  const auto pipeline = pipeline_from_yaml("max_rejection_reasons: 5\nstages:\n  - type: csv\n    types: {n: int}\n");
+  std::string csv = "n\n";
+  for (int i = 0; i < 1000; ++i) csv += "bad" + std::to_string(i) + "\n1\n";  // each bad value is its own reason
+  const auto run = run_chunked(pipeline, csv, 64);
+  const Counters& c = run.summary.counters;
+  EXPECT_EQ(c.records_rejected, 1000u);
+  EXPECT_EQ(c.records_out, 1000u);
+  ASSERT_EQ(c.rejected_by_reason.size(), 6u);
+  EXPECT_EQ(c.rejected_by_reason.at("expected int, got 'bad0'"), 1u);
+  EXPECT_EQ(c.rejected_by_reason.at(std::string(kOtherRejectionReasons)), 995u);
+}
+
+TEST(Engine, ALongBadValueIsClippedInTheReasonOnAUtf8Boundary) {
+  const auto pipeline =
+      pipeline_from_yaml("on_error: dead_letter\nstages:\n  - type: csv\n    types: {n: int}\n");
+  const std::string long_value = std::string(180, 'x') + "\xC3\xA9" + std::string(10000, 'y');
+  const auto run = run_chunked(pipeline, "n\n" + long_value + "\n", 4096);
+  ASSERT_EQ(run.summary.counters.rejected_by_reason.size(), 1u);
+  const std::string& reason = run.summary.counters.rejected_by_reason.begin()->first;
+  // "expected int, got '" is 19 bytes, so the é takes bytes 199 and 200: the cut backs up before it.
+  EXPECT_EQ(reason, "expected int, got '" + std::string(180, 'x') + "...");
+  ASSERT_EQ(run.summary.dead_letters.size(), 1u);
+  EXPECT_EQ(run.summary.dead_letters[0].reason, reason);
+  EXPECT_LE(run.summary.dead_letters[0].record.size(), 256u);
+}
+
 TEST(Engine, ConcurrentStreamsAreIndependent) {
   const auto pipeline = pipeline_from_yaml(kErrorsPipelineYaml);
   std::vector<std::thread> threads;

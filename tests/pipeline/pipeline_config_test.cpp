@@ -49,5 +49,17 @@ TEST(PipelineConfig, PolicyAndOptionsAreParsed) {
   EXPECT_EQ(config_error("on_error: ignore\nstages:\n  - type: csv\n").line(), 1);
 }
 
+TEST(PipelineConfig, FieldsReadAreKnownOnlyWhenEveryStageAfterTheParserNamesThem) {
+  const std::string csv = "stages:\n  - type: csv\n";
+  const std::string filter = "  - {type: filter, where: \"status >= 400 and method = 'GET'\"}\n";
+  const std::string group_by =
+      "  - {type: group_by, keys: [country], aggregates: [{fn: count}, {fn: sum, field: bytes}]}\n";
+  EXPECT_EQ(testing::pipeline_from_yaml(csv + filter + group_by)->fields_read,
+            (std::vector<std::string>{"country", "bytes", "status", "method"}));
+  EXPECT_FALSE(testing::pipeline_from_yaml(csv + filter)->fields_read);  // records are the result
+  EXPECT_FALSE(testing::pipeline_from_yaml(csv + "  - {type: rename, fields: {status: code}}\n" + group_by)
+                   ->fields_read);
+}
+
 }  // namespace
 }  // namespace sluice::pipeline

@@ -91,7 +91,7 @@ class Replay : public ::testing::Test {
 
   ReplayOptions online(const gateway::Server& server, const std::string& out) {
     ReplayOptions options;
-    options.target = target_of(server);
+    options.connection.target = target_of(server);
     options.out_dir = (dir_ / out).string();
     return options;
   }

@@ -16,7 +16,7 @@ class TestGateway {
       : quiet_logs_((spdlog::set_level(spdlog::level::warn), true)),
         server_(std::make_unique<gateway::Server>(gateway::load_gateway_config(
             config::load_string(yaml, "test-gateway.yaml"), pipeline::StageRegistry::with_builtins()))),
-        channel_(gateway::Client::connect(address())),
+        channel_(gateway::Client::connect({.target = address()})),
         client_(channel_) {}
 
   std::string address() const { return "127.0.0.1:" + std::to_string(server_->port()); }

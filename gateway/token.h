@@ -1,0 +1,17 @@
+#pragma once
+// What the gateway and the client library both accept as a bearer token.
+#include <string_view>
+
+namespace sluice::gateway {
+
+// Printable ASCII without spaces: it travels unchanged in the `authorization` header, and a stray
+// newline or space from a token file is caught where the token is read, not as a failed call.
+inline bool is_valid_token(std::string_view token) {
+  if (token.empty()) return false;
+  for (const char c : token) {
+    if (c <= ' ' || c > '~') return false;
+  }
+  return true;
+}
+
+}  // namespace sluice::gateway
