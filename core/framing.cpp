@@ -106,8 +106,7 @@ Block RecordFramer::make_block(std::string buffer, size_t begin, size_t end) {
 void RecordFramer::record_too_long(std::string_view chunk, size_t record_begin) const {
   const std::string_view before = chunk.substr(0, record_begin);
   const bool carried = record_begin == 0;  // the record began in an earlier chunk
-  const uint64_t line = carried ? line_ : line_ + static_cast<uint64_t>(std::count(carry_.begin(), carry_.end(), '\n') +
-                                                                          std::count(before.begin(), before.end(), '\n'));
+  const uint64_t line = carried ? line_ : line_ + count_newlines(carry_) + count_newlines(before);
   const uint64_t offset = carried ? offset_ : offset_ + carry_.size() + record_begin;
   throw Error(ErrorCode::InvalidArgument,
               fmt::format("record starting at line {} (offset {}) is longer than max_record_bytes ({})", line, offset,
