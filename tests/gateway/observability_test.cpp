@@ -202,7 +202,7 @@ struct WireBytes {
 // Streams `input` through the `records` pipeline (every record comes back) over a relay.
 WireBytes process_over_relay(TestGateway& gateway, const std::string& input, bool client_gzip) {
   CountingRelay relay(gateway.server().port());
-  Client client(Client::connect("127.0.0.1:" + std::to_string(relay.port())));
+  Client client(Client::connect({.target = "127.0.0.1:" + std::to_string(relay.port())}));
   CallOptions options;
   options.gzip = client_gzip;
   WireBytes wire;
