@@ -40,7 +40,7 @@ RecordFramer::Boundaries RecordFramer::scan(std::string_view s) {
   }
   // Outside quotes only '"' at a field start matters, so the scan jumps from quote to quote
   // with memchr and notes the newlines in between.
-  const char* p = base;
+  const char* p = at_stream_start_ ? skip_leading_bom(base, end) : base;
   while (p < end) {
     switch (csv_state_) {
       case CsvState::QuotedSawQuote:
@@ -88,6 +88,20 @@ RecordFramer::Boundaries RecordFramer::scan(std::string_view s) {
     }
   }
   return b;
+}
+
+// The parser drops the mark, so the first field starts after it: a quote there opens the field.
+const char* RecordFramer::skip_leading_bom(const char* p, const char* end) {
+  static constexpr std::string_view kBom = "\xEF\xBB\xBF";
+  while (p < end && bom_bytes_seen_ < kBom.size() && *p == kBom[bom_bytes_seen_]) {
+    ++p;
+    ++bom_bytes_seen_;
+  }
+  if (p == end && bom_bytes_seen_ < kBom.size()) return p;  // the next chunk tells
+  at_stream_start_ = false;
+  // A partial mark was the start of the first field's text, not a mark.
+  if (bom_bytes_seen_ > 0 && bom_bytes_seen_ < kBom.size()) csv_state_ = CsvState::InField;
+  return p;
 }
 
 Block RecordFramer::make_block(std::string buffer, size_t begin, size_t end) {

@@ -59,6 +59,8 @@ class RecordFramer {
   // Throws the error for the record that starts at chunk[record_begin] (at 0: in carry_, if any).
   [[noreturn]] void record_too_long(std::string_view chunk, size_t record_begin) const;
   Block make_block(std::string buffer, size_t begin, size_t end);
+  // Steps over a UTF-8 byte order mark at the stream's start, which may come split across chunks.
+  const char* skip_leading_bom(const char* p, const char* end);
 
   // CSV scanning state carried across chunks.
   enum class CsvState { FieldStart, InField, Quoted, QuotedSawQuote };
@@ -66,6 +68,8 @@ class RecordFramer {
   Framing framing_;
   size_t max_record_bytes_;
   CsvState csv_state_ = CsvState::FieldStart;
+  bool at_stream_start_ = true;  // a byte order mark may still come
+  size_t bom_bytes_seen_ = 0;
   std::string carry_;
   uint64_t offset_ = 0;  // stream offset of carry_[0]
   uint64_t line_ = 1;    // line number of carry_[0]

@@ -76,6 +76,23 @@ TEST(Framing, CsvNewlineInsideQuotesDoesNotEndARecord) {
   }
 }
 
+// The parser drops a leading byte order mark, so a quote right after it opens the first field,
+// however the mark and the field are cut; a partial mark is ordinary field text.
+TEST(Framing, CsvQuoteRightAfterAByteOrderMarkOpensTheField) {
+  const std::string input = "\xEF\xBB\xBF\"a\nb\",c\n1,2\n";
+  for (size_t chunk = 1; chunk <= input.size(); ++chunk) {
+    SCOPED_TRACE(chunk);
+    const Framed f = frame_all(input, chunk, Framing::csv(','));
+    expect_whole_records(f, input);
+    for (const std::string& block : f.blocks) EXPECT_NE(block.rfind("b\",c", 0), 0u) << "cut inside the quotes";
+  }
+  // Two bytes of a mark, then a quote: mid-field, so the newline after it ends the first record.
+  const std::string not_a_mark = "\xEF\xBB\"a\nb\",c\n";
+  const Framed byte_by_byte = frame_all(not_a_mark, 1, Framing::csv(','));
+  expect_whole_records(byte_by_byte, not_a_mark);
+  EXPECT_EQ(byte_by_byte.blocks, (std::vector<std::string>{"\xEF\xBB\"a\n", "b\",c\n"}));
+}
+
 TEST(Framing, RandomCsvSplitAnywhereCutsOnlyAtRecordEnds) {
   std::mt19937 rng(7);
   const std::string quoted_alphabet = "ab,\"\n\r";

@@ -151,6 +151,17 @@ TEST(CsvParse, JunkAfterAClosingQuoteEndsTheRecordWhereTheFramerDoes) {
   }
 }
 
+TEST(CsvParse, AQuotedHeaderFieldAfterAByteOrderMarkParsesForEveryChunkSize) {
+  const std::string input = "\xEF\xBB\xBF\"a\nb\",c\n1,2\n3,4\n";
+  for (size_t chunk = 1; chunk <= input.size(); ++chunk) {
+    SCOPED_TRACE(chunk);
+    const auto run = run_chunked(csv_pipeline(), input, chunk);
+    ASSERT_FALSE(run.results.empty());
+    EXPECT_EQ(run.results[0].columns, (std::vector<std::string>{"a\nb", "c"}));
+    EXPECT_EQ(all_rows(run.results).size(), 2u);
+  }
+}
+
 TEST(CsvParse, LineNumbersCountNewlinesInsideQuotedFields) {
   const std::string input = "a,b\n1,\"x\ny\nz\"\n2,\"\"\n\n3,\"w\r\n\"\nbad\n4,ok\n";
   for (size_t chunk : {1, 5, 4096}) {
