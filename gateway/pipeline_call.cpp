@@ -109,8 +109,6 @@ Status PipelineCall::open_stream(const std::string& pipeline_name, const std::st
     return {ErrorCode::InvalidArgument, fmt::format("pipeline '{}' parses {}, but the stream says its format is {}",
                                                     pipeline_name, pipeline->format(), format)};
   }
-  pipeline_name_ = pipeline_name;
-  opened_at_ = std::chrono::steady_clock::now();
   state_.metrics.stream_started(pipeline_name);
   pipeline::Stream::Callbacks callbacks;
   callbacks.on_result = [this](ResultBatch&& batch) { deliver(std::move(batch)); };
@@ -120,7 +118,10 @@ Status PipelineCall::open_stream(const std::string& pipeline_name, const std::st
   // Before stream_ is published, so complete() on another thread sees the id.
   if (state_.recorder) recording_id_ = state_.recorder->start_stream(pipeline_name, format, label);
   {
+    // Under mu_ with stream_: a cancel on another thread may complete() the call at any moment.
     std::lock_guard lock(mu_);
+    pipeline_name_ = pipeline_name;
+    opened_at_ = std::chrono::steady_clock::now();
     stream_ = std::move(stream);
   }
   state_.note_stream_started();
@@ -243,10 +244,14 @@ void PipelineCall::fail(const Status& status) {
 // Called once per call: by the stream's on_finish, or directly when no stream was opened.
 void PipelineCall::complete(const Status& status) {
   pipeline::Stream* stream;
+  std::string pipeline_name;
+  std::chrono::steady_clock::time_point opened_at;
   {
     std::lock_guard lock(mu_);
     if (final_status_) return;
     stream = stream_.get();
+    pipeline_name = pipeline_name_;
+    opened_at = opened_at_;
     if (status.ok()) {
       if (upload_response_) {
         to_proto(stream->summary(), *upload_response_);
@@ -267,12 +272,12 @@ void PipelineCall::complete(const Status& status) {
   if (stream) {
     if (state_.recorder) state_.recorder->end_stream(recording_id_, status);
     c = stream->summary().counters;
-    elapsed = std::chrono::steady_clock::now() - opened_at_;
+    elapsed = std::chrono::steady_clock::now() - opened_at;
   }
-  state_.metrics.stream_finished(pipeline_name_, status.code, c, elapsed);
+  state_.metrics.stream_finished(pipeline_name, status.code, c, elapsed);
   spdlog::info("stream end pipeline={} status={} bytes_in={} records_in={} records_out={} rejected={} seconds={:.3f} "
                "message=\"{}\"",
-               pipeline_name_.empty() ? "-" : pipeline_name_, error_code_name(status.code), c.bytes_in, c.records_in,
+               pipeline_name.empty() ? "-" : pipeline_name, error_code_name(status.code), c.bytes_in, c.records_in,
                c.records_out, c.records_rejected, std::chrono::duration<double>(elapsed).count(), status.message);
   maybe_write_or_finish();
 }

@@ -92,7 +92,7 @@ class PipelineCall {
   Io io_;
   v1::Summary* upload_response_;
   bool admitted_ = false;
-  std::string pipeline_name_;  // set once the stream is open
+  std::string pipeline_name_;  // set under mu_ when the stream opens
   std::chrono::steady_clock::time_point opened_at_;
   uint32_t recording_id_ = 0;  // this stream in the recording; 0 = not recorded
 

@@ -114,8 +114,10 @@ template <typename Reactor>
 class RejectedCall final : public Reactor {
  public:
   explicit RejectedCall(const grpc::Status& status) {
-    handoff_send(this);
+    // Before binding, Finish only records the status (OnDone cannot run yet), so the hand-off
+    // comes after it.
     this->Finish(status);
+    handoff_send(this);
   }
   void OnDone() override {
     handoff_receive(this);
