@@ -32,6 +32,15 @@ std::optional<std::vector<std::string>> fields_read_after_parse(const Pipeline& 
   return fields;
 }
 
+// A count option where 0 means something (none, or "all cores"); negative values are config errors.
+size_t non_negative_or(const config::Node& spec, std::string_view key, size_t fallback) {
+  const auto n = spec.get(key);
+  if (!n) return fallback;
+  const int64_t value = n->as_int();
+  if (value < 0) n->fail(fmt::format("{} must not be negative", key));
+  return static_cast<size_t>(value);
+}
+
 }  // namespace
 
 PipelinePtr build_pipeline(const std::string& name, const config::Node& spec, const StageRegistry& registry) {
@@ -42,7 +51,7 @@ PipelinePtr build_pipeline(const std::string& name, const config::Node& spec, co
   pipeline->name = name;
   pipeline->description = spec.string_or("description", "");
   if (auto n = spec.get("on_error")) pipeline->options.on_error = parse_error_policy(*n);
-  pipeline->options.max_dead_letters = static_cast<size_t>(spec.int_or("max_dead_letters", 1000));
+  pipeline->options.max_dead_letters = non_negative_or(spec, "max_dead_letters", pipeline->options.max_dead_letters);
   if (auto n = spec.get("max_rejection_reasons")) {
     const int64_t reasons = n->as_int();
     if (reasons <= 0) n->fail("max_rejection_reasons must be positive");
@@ -52,7 +61,7 @@ PipelinePtr build_pipeline(const std::string& name, const config::Node& spec, co
     pipeline->options.max_record_bytes = n->as_bytes();
     if (pipeline->options.max_record_bytes == 0) n->fail("max_record_bytes must be positive");
   }
-  pipeline->options.parallelism = static_cast<size_t>(spec.int_or("parallelism", 0));
+  pipeline->options.parallelism = non_negative_or(spec, "parallelism", pipeline->options.parallelism);
 
   const config::Node stages = spec.require("stages", fmt::format("pipeline '{}'", name));
   const std::vector<config::Node> items = stages.items();

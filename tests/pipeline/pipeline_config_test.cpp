@@ -49,6 +49,17 @@ TEST(PipelineConfig, PolicyAndOptionsAreParsed) {
   EXPECT_EQ(config_error("on_error: ignore\nstages:\n  - type: csv\n").line(), 1);
 }
 
+TEST(PipelineConfig, CountsThatMayBeZeroMustNotBeNegative) {
+  const auto p = testing::pipeline_from_yaml("parallelism: 0\nmax_dead_letters: 0\nstages:\n  - type: csv\n");
+  EXPECT_EQ(p->options.parallelism, 0u);
+  EXPECT_EQ(p->options.max_dead_letters, 0u);
+  for (const std::string key : {"parallelism", "max_dead_letters"}) {
+    const auto e = config_error(key + ": -1\nstages:\n  - type: csv\n");
+    EXPECT_EQ(e.line(), 1) << key;
+    EXPECT_NE(e.message().find(key + " must not be negative"), std::string::npos) << e.message();
+  }
+}
+
 TEST(PipelineConfig, FieldsReadAreKnownOnlyWhenEveryStageAfterTheParserNamesThem) {
   const std::string csv = "stages:\n  - type: csv\n";
   const std::string filter = "  - {type: filter, where: \"status >= 400 and method = 'GET'\"}\n";
