@@ -1,5 +1,6 @@
 #include "pipeline/engine.h"
 
+#include <atomic>
 #include <condition_variable>
 #include <tuple>
 
@@ -23,6 +24,10 @@ struct Work {
   Block block;
   RecordBatch batch;
   uint64_t records_parsed = 0;  // rows + parse rejections
+  uint64_t rows_before_aggregate = 0;  // rows and rejections before the aggregate looked at the batch
+  size_t rejected_before_aggregate = 0;
+  std::vector<uint32_t> partition_of_row;  // partitioned aggregate: the partition of each row
+  std::atomic<size_t> partitions_pending{0};  // partitioned aggregate: partitions not yet done with it
   size_t release_chunks = 0;    // budget handed back when the sink is done with this work
   size_t release_bytes = 0;
   bool end_of_input = false;
@@ -70,20 +75,27 @@ struct StreamGraph {
   char bodies_done = 0;  // TSan marker: node bodies release it, close() acquires it after waiting
   RecordFramer framer;
   std::unique_ptr<Parser> parser;
-  std::unique_ptr<Aggregator> aggregator;
+  std::unique_ptr<PartitionedAggregator> partitioned;  // the aggregate split by key, if it can be
+  std::unique_ptr<Aggregator> aggregator;              // else the aggregate in one serial pass, if any
   uint64_t next_seq = 0;
 
+  using WorkNode = flow::function_node<WorkPtr, WorkPtr>;
   flow::multifunction_node<InputPtr, std::tuple<WorkPtr>> frame;
-  flow::function_node<WorkPtr, WorkPtr> parse;
-  std::vector<std::unique_ptr<flow::function_node<WorkPtr, WorkPtr>>> transforms;
+  WorkNode parse;
+  std::vector<std::unique_ptr<WorkNode>> transforms;
+  std::unique_ptr<WorkNode> route;  // partitioned aggregate: rejects and assigns partitions
   flow::sequencer_node<WorkPtr> sequence;
-  flow::function_node<WorkPtr> sink;
+  // Puts to the partitions from its body, not by returning: a function_node may start its next
+  // body before it passes this one's output on, and the partitions need input order.
+  flow::multifunction_node<WorkPtr, std::tuple<WorkPtr>> sink;
+  std::vector<std::unique_ptr<flow::function_node<WorkPtr>>> partitions;  // partitioned aggregate
 
   // The whole pipeline's shape, in one place.
   StreamGraph(Stream& stream, const Pipeline& pipeline, size_t parallelism)
       : framer(pipeline.parse->framing(), pipeline.options.max_record_bytes),
         parser(pipeline.parse->start_stream()),
-        aggregator(pipeline.aggregate ? pipeline.aggregate->start_stream() : nullptr),
+        partitioned(pipeline.aggregate ? pipeline.aggregate->start_partitioned(parallelism) : nullptr),
+        aggregator(pipeline.aggregate && !partitioned ? pipeline.aggregate->start_stream() : nullptr),
         frame(graph, flow::serial,
               [this, &stream](const InputPtr& input, auto& ports) {
                 handoff_receive(input.get());
@@ -92,40 +104,50 @@ struct StreamGraph {
               }),
         parse(graph, parallelism,
               [this, &stream](WorkPtr work) {
-                handoff_receive(work.get());
-                stream.guarded([&] {
-                  parser->parse(work->block, work->batch);
-                  work->records_parsed = work->batch.rows() + work->batch.rejections.size();
-                  work->block = Block{};  // the text is no longer needed; free it early
+                return stream.run_body(std::move(work), [&](Work& w) {
+                  parser->parse(w.block, w.batch);
+                  w.records_parsed = w.batch.rows() + w.batch.rejections.size();
+                  w.block = Block{};  // the text is no longer needed; free it early
                 });
-                handoff_send(work.get());
-                handoff_send(&bodies_done);
-                return work;
               }),
         sequence(graph, [](const WorkPtr& work) { return work->seq; }),
-        sink(graph, flow::serial, [this, &stream](const WorkPtr& work) {
-          handoff_receive(work.get());
-          stream.guarded([&] { stream.sink(*work); });
-          handoff_send(&bodies_done);
-          return flow::continue_msg{};
+        sink(graph, flow::serial, [&stream](WorkPtr work, auto& ports) {
+          std::get<0>(ports).try_put(stream.run_body(std::move(work), [&](Work& w) { stream.sink(w); }));
         }) {
     if (pipeline.fields_read) parser->read_only(*pipeline.fields_read);
     flow::sender<WorkPtr>* previous = &parse;
     flow::make_edge(flow::output_port<0>(frame), parse);
     for (const auto& transform : pipeline.transforms) {
-      transforms.push_back(std::make_unique<flow::function_node<WorkPtr, WorkPtr>>(
-          graph, parallelism, [this, &stream, stage = transform.get()](WorkPtr work) {
-            handoff_receive(work.get());
-            stream.guarded([&] { stage->apply(work->batch); });
-            handoff_send(work.get());
-            handoff_send(&bodies_done);
-            return work;
-          }));
+      transforms.push_back(std::make_unique<WorkNode>(graph, parallelism, [&stream, stage = transform.get()](
+                                                                               WorkPtr work) {
+        return stream.run_body(std::move(work), [&](Work& w) { stage->apply(w.batch); });
+      }));
       flow::make_edge(*previous, *transforms.back());
       previous = transforms.back().get();
     }
+    if (partitioned) {
+      route = std::make_unique<WorkNode>(graph, parallelism, [this, &stream, parallelism](WorkPtr work) {
+        return stream.run_body(std::move(work), [&](Work& w) {
+          w.rows_before_aggregate = w.batch.rows();
+          w.rejected_before_aggregate = w.batch.rejections.size();
+          partitioned->route(w.batch, w.partition_of_row);
+          w.partitions_pending.store(parallelism, std::memory_order_relaxed);
+        });
+      });
+      flow::make_edge(*previous, *route);
+      previous = route.get();
+    }
     flow::make_edge(*previous, sequence);
     flow::make_edge(sequence, sink);
+    // Each partition is serial and gets every work from the sink, in input order.
+    for (size_t p = 0; partitioned && p < parallelism; ++p) {
+      partitions.push_back(std::make_unique<flow::function_node<WorkPtr>>(
+          graph, flow::serial, [&stream, p](WorkPtr work) {
+            stream.run_body(std::move(work), [&](Work& w) { stream.aggregate_partition(p, w); });
+            return flow::continue_msg{};
+          }));
+      flow::make_edge(flow::output_port<0>(sink), *partitions.back());
+    }
   }
 
   // Serial, in input order: frames the chunk into blocks of whole records and numbers them.
@@ -168,6 +190,16 @@ struct StreamGraph {
 };
 
 }  // namespace detail
+
+// The body of a node that works on a Work and passes it on: states the hand-offs to TSan.
+template <typename F>
+std::shared_ptr<detail::Work> Stream::run_body(std::shared_ptr<detail::Work> work, F&& body) {
+  handoff_receive(work.get());
+  guarded([&] { body(*work); });
+  handoff_send(work.get());
+  handoff_send(&graph_->bodies_done);
+  return work;
+}
 
 Stream::Stream(PipelinePtr pipeline, StreamLimits limits, Callbacks callbacks)
     : pipeline_(std::move(pipeline)), limits_(limits), callbacks_(std::move(callbacks)) {
@@ -241,23 +273,28 @@ void Stream::release(size_t chunks, size_t bytes) {
   if (callbacks_.on_room && !stopped()) callbacks_.on_room();
 }
 
-// Serial, in input order: applies the error policy, counts, aggregates and emits.
+void Stream::emit(ResultBatch&& result) {
+  ++pending_results_;
+  {
+    std::lock_guard lock(summary_mu_);
+    ++summary_.counters.results_emitted;
+  }
+  callbacks_.on_result(std::move(result));
+}
+
+// Serial, in input order: applies the error policy, counts, and aggregates (or hands the work to
+// the aggregate's partitions) and emits.
 void Stream::sink(detail::Work& work) {
   RecordBatch& batch = work.batch;
-  const Emit emit = [this](ResultBatch&& result) {
-    ++pending_results_;
-    {
-      std::lock_guard lock(summary_mu_);
-      ++summary_.counters.results_emitted;
-    }
-    callbacks_.on_result(std::move(result));
-  };
+  const Emit emit = emitter();
 
-  const size_t rejected_before_aggregate = batch.rejections.size();
-  uint64_t rows_before_aggregate = batch.rows();
+  if (!graph_->partitioned) {
+    work.rows_before_aggregate = batch.rows();
+    work.rejected_before_aggregate = batch.rejections.size();
+  }
   if (graph_->aggregator) {
     graph_->aggregator->consume(batch, emit);
-  } else if (batch.rows() > 0) {
+  } else if (!graph_->partitioned && batch.rows() > 0) {
     ResultBatch records;
     records.columns = batch.schema->names();
     records.rows.reserve(batch.rows());
@@ -267,7 +304,8 @@ void Stream::sink(detail::Work& work) {
     }
     emit(std::move(records));
   }
-  const uint64_t rejected_by_aggregate = batch.rejections.size() - rejected_before_aggregate;
+  // (A partitioned aggregate rejected its records in `route`, before this point.)
+  const uint64_t rejected_by_aggregate = batch.rejections.size() - work.rejected_before_aggregate;
 
   // Reasons quote the bad value, which may be as long as a record: they are kept short.
   for (Rejection& r : batch.rejections) {
@@ -283,8 +321,8 @@ void Stream::sink(detail::Work& work) {
     Counters& c = summary_.counters;
     c.records_in += work.records_parsed;
     c.records_rejected += batch.rejections.size();
-    c.records_out += rows_before_aggregate - rejected_by_aggregate;
-    c.records_filtered += work.records_parsed - rows_before_aggregate - rejected_before_aggregate;
+    c.records_out += work.rows_before_aggregate - rejected_by_aggregate;
+    c.records_filtered += work.records_parsed - work.rows_before_aggregate - work.rejected_before_aggregate;
     for (Rejection& r : batch.rejections) {
       auto reason = c.rejected_by_reason.find(r.reason);
       if (reason != c.rejected_by_reason.end()) {
@@ -301,15 +339,28 @@ void Stream::sink(detail::Work& work) {
       }
     }
   }
-  release(work.release_chunks, work.release_bytes);
+  // The partitions release the work's budget (and finish) once they are all done with it.
+  if (!graph_->partitioned) done_with(work);
+}
 
-  if (work.end_of_input) {
-    if (graph_->aggregator) graph_->aggregator->finish(emit);
-    std::call_once(finish_once_, [&] {
-      stopped_.store(true, std::memory_order_release);
-      if (callbacks_.on_finish) callbacks_.on_finish(Status::Ok());
-    });
-  }
+// Serial for each partition, in input order.
+void Stream::aggregate_partition(size_t partition, detail::Work& work) {
+  if (!work.end_of_input) graph_->partitioned->consume(partition, work.batch, work.partition_of_row);
+  // acq_rel: the last partition to finish with the work sees what the others did before.
+  if (work.partitions_pending.fetch_sub(1, std::memory_order_acq_rel) == 1) done_with(work);
+}
+
+// The work has been through the whole graph: its budget is freed, and the end of input finishes.
+void Stream::done_with(detail::Work& work) {
+  release(work.release_chunks, work.release_bytes);
+  if (!work.end_of_input) return;
+  const Emit emit = emitter();
+  if (graph_->aggregator) graph_->aggregator->finish(emit);
+  if (graph_->partitioned) graph_->partitioned->finish(emit);
+  std::call_once(finish_once_, [&] {
+    stopped_.store(true, std::memory_order_release);
+    if (callbacks_.on_finish) callbacks_.on_finish(Status::Ok());
+  });
 }
 
 Summary run_stream(PipelinePtr pipeline, const StreamLimits& limits,

@@ -4,6 +4,10 @@
 //   push(chunk) -> frame (serial) -> parse (parallel) -> transforms (parallel)
 //               -> sequence (restores input order) -> sink (serial: policy, aggregate, results)
 //
+// An aggregate that can be split by key (PartitionedAggregator: a group_by without window) runs
+// instead as a parallel `route` before the sequence (rejections, partition of each row), and after
+// the sink one serial node per partition; the last partition done with the end of input emits.
+//
 // The caller feeds chunks only while has_room(): the number of chunks and bytes in the graph and
 // the number of results not yet consumed are bounded by StreamLimits. The gateway ties
 // has_room()/on_room to gRPC's StartRead, so memory stays bounded whatever the input size.
@@ -89,8 +93,17 @@ class Stream {
   // Runs a stage body; an exception fails the stream instead of escaping into the graph.
   template <typename F>
   void guarded(F&& body);
+  // Runs a node's body on its work, stating the hand-offs to TSan; returns the work to pass on.
+  template <typename F>
+  std::shared_ptr<detail::Work> run_body(std::shared_ptr<detail::Work> work, F&& body);
   void release(size_t chunks, size_t bytes);
+  void emit(ResultBatch&& result);
+  Emit emitter() {
+    return [this](ResultBatch&& result) { emit(std::move(result)); };
+  }
   void sink(detail::Work& work);
+  void aggregate_partition(size_t partition, detail::Work& work);
+  void done_with(detail::Work& work);
   bool stopped() const { return stopped_.load(std::memory_order_acquire); }
 
   PipelinePtr pipeline_;

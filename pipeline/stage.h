@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -55,10 +56,33 @@ class Aggregator {
   virtual void finish(const Emit& emit) = 0;
 };
 
+// Per-stream aggregation state split by key into partitions that run concurrently, for aggregates
+// whose result does not depend on how records of different keys interleave: every record of one key
+// goes to the same partition, and each partition sees its records in input order, so the result is
+// the one Aggregator would give.
+class PartitionedAggregator {
+ public:
+  virtual ~PartitionedAggregator() = default;
+  // Concurrent, on batches in any order: rejects the records consume() could not take (batch.reject
+  // + drop the row) and sets the partition of every remaining row.
+  virtual void route(RecordBatch& batch, std::vector<uint32_t>& partition_of_row) const = 0;
+  // Serial for each partition, in input order; different partitions run concurrently. Must not
+  // reject records; may throw Error (e.g. a limit), which fails the stream.
+  virtual void consume(size_t partition, const RecordBatch& batch, std::span<const uint32_t> partition_of_row) = 0;
+  // Once every partition has consumed all the input.
+  virtual void finish(const Emit& emit) = 0;
+};
+
 class AggregateStage {
  public:
   virtual ~AggregateStage() = default;
   virtual std::unique_ptr<Aggregator> start_stream() const = 0;
+  // nullptr when the aggregate needs every record in one place (e.g. windows that close in input
+  // order); the engine then runs start_stream()'s Aggregator.
+  virtual std::unique_ptr<PartitionedAggregator> start_partitioned(size_t partitions) const {
+    (void)partitions;
+    return nullptr;
+  }
   // As TransformStage::fields_read: the only fields the aggregate reads; nullopt: any.
   virtual std::optional<std::vector<std::string>> fields_read() const { return std::nullopt; }
 };

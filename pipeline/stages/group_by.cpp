@@ -1,8 +1,7 @@
 #include "pipeline/stages/group_by.h"
 
-#include "pipeline/stages/fields.h"
-
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <map>
 #include <optional>
@@ -11,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "pipeline/stages/fields.h"
 
 namespace sluice::pipeline {
 
@@ -18,10 +18,12 @@ namespace {
 
 using Key = std::vector<Value>;
 
+size_t hash_more(size_t h, const Value& v) noexcept { return h * 1000003u ^ ValueHash{}(v); }
+
 struct KeyHash {
   size_t operator()(const Key& key) const noexcept {
     size_t h = 0;
-    for (const Value& v : key) h = h * 1000003u ^ ValueHash{}(v);
+    for (const Value& v : key) h = hash_more(h, v);
     return h;
   }
 };
@@ -31,79 +33,65 @@ struct KeyEqual {
   }
 };
 
+using Group = std::vector<std::unique_ptr<Accumulator>>;
+using GroupMap = std::unordered_map<Key, Group, KeyHash, KeyEqual>;
 
-class GroupByAggregator : public Aggregator {
+// Where the fields group_by reads are in one schema.
+struct Columns {
+  std::vector<size_t> keys;
+  std::vector<int> values;  // per aggregate; -1: no field (count(*))
+  int time = -1;            // -1: not a time window
+};
+
+// Keeps the Columns of the last schema seen: the batches of a stream nearly always share one.
+class ColumnCache {
  public:
-  GroupByAggregator(const GroupByConfig& config, const std::vector<const AggregateFunction*>& functions)
-      : config_(config), functions_(functions), clock_(start_window_clock(config.window)), key_(config.keys.size()) {
-    columns_ = config_.keys;
-    for (const AggregateSpec& spec : config_.aggregates) columns_.push_back(spec.as);
-    // The global window reports even an empty input; real windows only exist once they have records.
-    if (!windowed()) open_window(Window{});
-  }
-
-  void consume(RecordBatch& batch, const Emit& emit) override {
-    if (batch.rows() == 0) return;
-    bind(batch.schema);
-    std::vector<char> keep(batch.rows(), 1);
-    bool rejected = false;
-    for (size_t r = 0; r < batch.rows(); ++r) {
-      // Values first: a record the window clock has placed is counted as seen.
-      const std::optional<Window> window = reject_unfit_values(batch, r) ? std::nullopt : place(batch, r);
-      if (!window) {
-        keep[r] = 0;
-        rejected = true;
-        continue;
-      }
-      aggregate(open_window(*window), batch.row(r), batch.origins[r]);
-      // Per record, not per batch: complete windows leave at once, so the groups counted against
-      // max_groups do not depend on how the input was chunked.
-      emit_complete_windows(clock_->complete_until(), emit);
+  template <typename Find>
+  const Columns& of(const SchemaPtr& schema, Find find) {
+    if (schema != schema_) {
+      columns_ = find(*schema);
+      schema_ = schema;  // held, so that its address cannot be reused by another schema
     }
-    if (rejected) batch.keep_rows(keep);
-  }
-
-  void finish(const Emit& emit) override {
-    for (auto& [start, open] : open_windows_) {
-      open.window = clock_->at_finish(open.window);
-      emit(result_of(open));
-    }
-    open_windows_.clear();
+    return columns_;
   }
 
  private:
-  using Group = std::vector<std::unique_ptr<Accumulator>>;
-  struct OpenWindow {
-    Window window;
-    std::unordered_map<Key, Group, KeyHash, KeyEqual> groups;
-  };
-  static inline const Value kNull{};
+  SchemaPtr schema_;
+  Columns columns_;
+};
 
+// What a record does to a table of groups, shared by the serial and the partitioned aggregator.
+class GroupTables {
+ public:
+  GroupTables(const GroupByConfig& config, const std::vector<const AggregateFunction*>& functions)
+      : config_(config), functions_(functions) {
+    columns_ = config_.keys;
+    for (const AggregateSpec& spec : config_.aggregates) columns_.push_back(spec.as);
+  }
+
+  const GroupByConfig& config() const { return config_; }
   bool windowed() const { return config_.window.type != WindowConfig::Type::Global; }
 
-  void bind(const SchemaPtr& schema_ptr) {
-    if (schema_ptr == bound_schema_) return;
-    const Schema& schema = *schema_ptr;
-    key_columns_.clear();
-    value_columns_.clear();
-    for (const std::string& key : config_.keys) key_columns_.push_back(field_index(schema, key, "group_by key"));
+  Columns find_columns(const Schema& schema) const {
+    Columns columns;
+    for (const std::string& key : config_.keys) columns.keys.push_back(field_index(schema, key, "group_by key"));
     for (const AggregateSpec& spec : config_.aggregates) {
       const std::string& field = spec.args.field;
-      value_columns_.push_back(field.empty() ? -1 : static_cast<int>(field_index(schema, field, "group_by field")));
+      columns.values.push_back(field.empty() ? -1 : static_cast<int>(field_index(schema, field, "group_by field")));
     }
     const std::string& time_field = config_.window.time_field;
-    time_column_ = time_field.empty() ? -1 : static_cast<int>(field_index(schema, time_field, "group_by window field"));
-    bound_schema_ = schema_ptr;  // held, so the address cannot be reused by another schema
+    columns.time = time_field.empty() ? -1 : static_cast<int>(field_index(schema, time_field, "group_by window field"));
+    return columns;
   }
 
   // Numeric aggregates accept numbers (finite ones, for sketches) and nulls; anything else rejects
   // the whole record, so that a record counts either fully or not at all.
-  bool reject_unfit_values(RecordBatch& batch, size_t r) {
+  bool reject_unfit_values(RecordBatch& batch, size_t r, const Columns& columns) const {
     const auto row = batch.row(r);
     for (size_t a = 0; a < functions_.size(); ++a) {
       const AggregateFunction& function = *functions_[a];
-      if (!function.numeric_only || value_columns_[a] < 0) continue;
-      const Value& v = row[static_cast<size_t>(value_columns_[a])];
+      if (!function.numeric_only || columns.values[a] < 0) continue;
+      const Value& v = row[static_cast<size_t>(columns.values[a])];
       const std::optional<double> number = as_double(v);
       if (is_null(v) || (number && (!function.finite_only || std::isfinite(*number)))) continue;
       const AggregateSpec& spec = config_.aggregates[a];
@@ -116,35 +104,32 @@ class GroupByAggregator : public Aggregator {
     return false;
   }
 
-  std::optional<Window> place(RecordBatch& batch, size_t r) {
-    auto placed = clock_->place(time_column_ < 0 ? kNull : batch.row(r)[static_cast<size_t>(time_column_)]);
-    if (auto* refusal = std::get_if<WindowRefusal>(&placed)) {
-      batch.reject(r, std::move(refusal->reason), std::move(refusal->field));
-      return std::nullopt;
-    }
-    return std::get<Window>(placed);
+  // KeyHash of the row's key, without copying the key out of the row.
+  static size_t key_hash(std::span<const Value> row, const Columns& columns) {
+    size_t h = 0;
+    for (size_t column : columns.keys) h = hash_more(h, row[column]);
+    return h;
   }
 
-  OpenWindow& open_window(const Window& window) {
-    return open_windows_.try_emplace(window.start, OpenWindow{window, {}}).first->second;
-  }
-
-  void aggregate(OpenWindow& open, std::span<const Value> row, const Origin& origin) {
-    for (size_t k = 0; k < key_columns_.size(); ++k) key_[k] = row[key_columns_[k]];
-    auto it = open.groups.find(key_);
-    if (it == open.groups.end()) {
-      if (group_count_ >= config_.max_groups) {
+  // Adds the record to its group, which it creates if need be; `group_count` counts the groups of
+  // every table against max_groups.
+  void add(GroupMap& groups, std::span<const Value> row, const Origin& origin, const Columns& columns, Key& key,
+           std::atomic<size_t>& group_count) const {
+    key.resize(columns.keys.size());
+    for (size_t k = 0; k < columns.keys.size(); ++k) key[k] = row[columns.keys[k]];
+    auto it = groups.find(key);
+    if (it == groups.end()) {
+      if (group_count.fetch_add(1, std::memory_order_relaxed) >= config_.max_groups) {
         throw Error(ErrorCode::ResourceExhausted,
                     fmt::format("group_by: more than {} groups (max_groups) at line {}", config_.max_groups,
                                 origin.line));
       }
-      it = open.groups.emplace(key_, new_group()).first;
-      ++group_count_;
+      it = groups.emplace(key, new_group()).first;
     }
     auto& accumulators = it->second;
     try {
       for (size_t a = 0; a < accumulators.size(); ++a) {
-        const int column = value_columns_[a];
+        const int column = columns.values[a];
         accumulators[a]->add(column < 0 ? kNull : row[static_cast<size_t>(column)]);
       }
     } catch (const Error& e) {
@@ -152,24 +137,17 @@ class GroupByAggregator : public Aggregator {
     }
   }
 
-  void emit_complete_windows(int64_t complete_until, const Emit& emit) {
-    // Windows are keyed by start and all have the same size, so the complete ones come first.
-    while (!open_windows_.empty() && open_windows_.begin()->second.window.end <= complete_until) {
-      auto node = open_windows_.extract(open_windows_.begin());
-      group_count_ -= node.mapped().groups.size();
-      emit(result_of(node.mapped()));
-    }
-  }
-
-  ResultBatch result_of(const OpenWindow& open) const {
+  // One row per group of all the tables (whose keys are disjoint), sorted by key.
+  ResultBatch result_of(const std::vector<const GroupMap*>& tables, const Window& window) const {
     ResultBatch result;
     result.columns = columns_;
     result.windowed = windowed();
-    result.window_start = open.window.start;  // the global window is [0, 0)
-    result.window_end = open.window.end;
-    std::vector<const std::pair<const Key, Group>*> sorted;
-    sorted.reserve(open.groups.size());
-    for (const auto& entry : open.groups) sorted.push_back(&entry);
+    result.window_start = window.start;  // the global window is [0, 0)
+    result.window_end = window.end;
+    std::vector<const GroupMap::value_type*> sorted;
+    for (const GroupMap* table : tables) {
+      for (const auto& entry : *table) sorted.push_back(&entry);
+    }
     std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) {
       return std::lexicographical_compare(a->first.begin(), a->first.end(), b->first.begin(), b->first.end(),
                                           [](const Value& x, const Value& y) { return compare_values(x, y) < 0; });
@@ -182,6 +160,9 @@ class GroupByAggregator : public Aggregator {
     return result;
   }
 
+  static inline const Value kNull{};
+
+ private:
   Group new_group() const {
     Group group;
     for (size_t a = 0; a < functions_.size(); ++a) group.push_back(functions_[a]->make(config_.aggregates[a].args));
@@ -190,15 +171,139 @@ class GroupByAggregator : public Aggregator {
 
   const GroupByConfig& config_;
   const std::vector<const AggregateFunction*>& functions_;
-  std::unique_ptr<WindowClock> clock_;
   std::vector<std::string> columns_;  // the keys, then the aggregates
-  SchemaPtr bound_schema_;
-  std::vector<size_t> key_columns_;
-  std::vector<int> value_columns_;  // -1: no field (count(*))
-  int time_column_ = -1;            // -1: not a time window
-  Key key_;                         // scratch for the current record's key
+};
+
+// Every record in input order: the form for windows, whose clock follows the input.
+class GroupByAggregator : public Aggregator {
+ public:
+  GroupByAggregator(const GroupByConfig& config, const std::vector<const AggregateFunction*>& functions)
+      : tables_(config, functions), clock_(start_window_clock(config.window)) {
+    // The global window reports even an empty input; real windows only exist once they have records.
+    if (!tables_.windowed()) open_window(Window{});
+  }
+
+  void consume(RecordBatch& batch, const Emit& emit) override {
+    if (batch.rows() == 0) return;
+    const Columns& columns = column_cache_.of(batch.schema, [&](const Schema& s) { return tables_.find_columns(s); });
+    std::vector<char> keep(batch.rows(), 1);
+    bool rejected = false;
+    for (size_t r = 0; r < batch.rows(); ++r) {
+      // Values first: a record the window clock has placed is counted as seen.
+      const std::optional<Window> window =
+          tables_.reject_unfit_values(batch, r, columns) ? std::nullopt : place(batch, r, columns);
+      if (!window) {
+        keep[r] = 0;
+        rejected = true;
+        continue;
+      }
+      tables_.add(open_window(*window).groups, batch.row(r), batch.origins[r], columns, key_, group_count_);
+      // Per record, not per batch: complete windows leave at once, so the groups counted against
+      // max_groups do not depend on how the input was chunked.
+      emit_complete_windows(clock_->complete_until(), emit);
+    }
+    if (rejected) batch.keep_rows(keep);
+  }
+
+  void finish(const Emit& emit) override {
+    for (auto& [start, open] : open_windows_) {
+      open.window = clock_->at_finish(open.window);
+      emit(tables_.result_of({&open.groups}, open.window));
+    }
+    open_windows_.clear();
+  }
+
+ private:
+  struct OpenWindow {
+    Window window;
+    GroupMap groups;
+  };
+
+  std::optional<Window> place(RecordBatch& batch, size_t r, const Columns& columns) {
+    auto placed = clock_->place(columns.time < 0 ? GroupTables::kNull : batch.row(r)[static_cast<size_t>(columns.time)]);
+    if (auto* refusal = std::get_if<WindowRefusal>(&placed)) {
+      batch.reject(r, std::move(refusal->reason), std::move(refusal->field));
+      return std::nullopt;
+    }
+    return std::get<Window>(placed);
+  }
+
+  OpenWindow& open_window(const Window& window) {
+    return open_windows_.try_emplace(window.start, OpenWindow{window, {}}).first->second;
+  }
+
+  void emit_complete_windows(int64_t complete_until, const Emit& emit) {
+    // Windows are keyed by start and all have the same size, so the complete ones come first.
+    while (!open_windows_.empty() && open_windows_.begin()->second.window.end <= complete_until) {
+      auto node = open_windows_.extract(open_windows_.begin());
+      group_count_ -= node.mapped().groups.size();
+      emit(tables_.result_of({&node.mapped().groups}, node.mapped().window));
+    }
+  }
+
+  GroupTables tables_;
+  std::unique_ptr<WindowClock> clock_;
+  ColumnCache column_cache_;
+  Key key_;                                     // scratch for the current record's key
   std::map<int64_t, OpenWindow> open_windows_;  // by start
-  size_t group_count_ = 0;                      // over all open windows, against max_groups
+  std::atomic<size_t> group_count_{0};          // over all open windows, against max_groups
+};
+
+// The global window split by key: each partition holds the groups of the keys that hash to it.
+class PartitionedGroupBy : public PartitionedAggregator {
+ public:
+  PartitionedGroupBy(const GroupByConfig& config, const std::vector<const AggregateFunction*>& functions,
+                     size_t partitions)
+      : tables_(config, functions), partitions_(partitions) {}
+
+  void route(RecordBatch& batch, std::vector<uint32_t>& partition_of_row) const override {
+    partition_of_row.clear();
+    if (batch.rows() == 0) return;
+    const Columns columns = tables_.find_columns(*batch.schema);
+    std::vector<char> keep(batch.rows(), 1);
+    bool rejected = false;
+    for (size_t r = 0; r < batch.rows(); ++r) {
+      if (tables_.reject_unfit_values(batch, r, columns)) {
+        keep[r] = 0;
+        rejected = true;
+      }
+    }
+    if (rejected) batch.keep_rows(keep);
+    partition_of_row.resize(batch.rows());
+    for (size_t r = 0; r < batch.rows(); ++r) {
+      // The hash's high bits: the group maps index their buckets by its low bits.
+      const uint64_t mixed = static_cast<uint64_t>(tables_.key_hash(batch.row(r), columns)) * 0x9E3779B97F4A7C15ull;
+      partition_of_row[r] = static_cast<uint32_t>((mixed >> 32) % partitions_.size());
+    }
+  }
+
+  void consume(size_t partition, const RecordBatch& batch, std::span<const uint32_t> partition_of_row) override {
+    Partition& part = partitions_[partition];
+    if (batch.rows() == 0) return;
+    const Columns& columns = part.columns.of(batch.schema, [&](const Schema& s) { return tables_.find_columns(s); });
+    for (size_t r = 0; r < batch.rows(); ++r) {
+      if (partition_of_row[r] == partition) {
+        tables_.add(part.groups, batch.row(r), batch.origins[r], columns, part.key, group_count_);
+      }
+    }
+  }
+
+  void finish(const Emit& emit) override {
+    std::vector<const GroupMap*> tables;
+    for (const Partition& part : partitions_) tables.push_back(&part.groups);
+    emit(tables_.result_of(tables, Window{}));
+  }
+
+ private:
+  struct alignas(64) Partition {  // one cache line apart: partitions are written by different threads
+    ColumnCache columns;
+    GroupMap groups;
+    Key key;  // scratch for the current record's key
+  };
+
+  GroupTables tables_;
+  std::vector<Partition> partitions_;
+  std::atomic<size_t> group_count_{0};  // over all partitions, against max_groups
 };
 
 size_t positive_count(const config::Node& value, std::string_view key) {
@@ -308,6 +413,12 @@ GroupByStage::GroupByStage(GroupByConfig config) : config_(std::move(config)) {
 
 std::unique_ptr<Aggregator> GroupByStage::start_stream() const {
   return std::make_unique<GroupByAggregator>(config_, functions_);
+}
+
+std::unique_ptr<PartitionedAggregator> GroupByStage::start_partitioned(size_t partitions) const {
+  // Windows close as the input goes by, which needs every record in one place.
+  if (config_.window.type != WindowConfig::Type::Global || partitions < 2) return nullptr;
+  return std::make_unique<PartitionedGroupBy>(config_, functions_, partitions);
 }
 
 std::optional<std::vector<std::string>> GroupByStage::fields_read() const {

@@ -7,6 +7,11 @@
 //
 // Memory: max_groups bounds the groups of all open windows together (one window without
 // `window:`); more fail the stream with RESOURCE_EXHAUSTED.
+//
+// Concurrency: without a window the engine splits the groups by key over partitions that run in
+// parallel (PartitionedAggregator), each seeing its keys' records in input order, so the results
+// are exactly those of one serial pass. Windows close as the input goes by, so a windowed group_by
+// sees every record in one serial pass.
 #include <string>
 #include <vector>
 
@@ -37,6 +42,8 @@ class GroupByStage : public AggregateStage {
  public:
   explicit GroupByStage(GroupByConfig config);
   std::unique_ptr<Aggregator> start_stream() const override;
+  // Without a window, records are split by key over the partitions.
+  std::unique_ptr<PartitionedAggregator> start_partitioned(size_t partitions) const override;
   std::optional<std::vector<std::string>> fields_read() const override;
   const GroupByConfig& config() const { return config_; }
 

@@ -1,9 +1,11 @@
 #include "pipeline/engine.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <thread>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "support/access_log.h"
@@ -180,6 +182,72 @@ TEST(Engine, ConcurrentStreamsAreIndependent) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(correct.load(), 8);
+}
+
+// A partitioned aggregate that records which input lines each partition consumed, and reports
+// per partition: how many, and whether they came in input order.
+class LineLog : public AggregateStage {
+ public:
+  std::unique_ptr<Aggregator> start_stream() const override {
+    ADD_FAILURE() << "the engine must use the partitioned form";
+    return nullptr;
+  }
+  std::unique_ptr<PartitionedAggregator> start_partitioned(size_t partitions) const override {
+    return std::make_unique<Partitioned>(partitions);
+  }
+
+ private:
+  struct Partitioned : PartitionedAggregator {
+    explicit Partitioned(size_t partitions) : lines(partitions) {}
+    void route(RecordBatch& batch, std::vector<uint32_t>& partition_of_row) const override {
+      partition_of_row.resize(batch.rows());
+      for (size_t r = 0; r < batch.rows(); ++r) partition_of_row[r] = batch.origins[r].line % lines.size();
+    }
+    void consume(size_t partition, const RecordBatch& batch, std::span<const uint32_t> partition_of_row) override {
+      for (size_t r = 0; r < batch.rows(); ++r) {
+        if (partition_of_row[r] == partition) lines[partition].push_back(batch.origins[r].line);
+      }
+    }
+    void finish(const Emit& emit) override {
+      ResultBatch result;
+      result.columns = {"partition", "lines", "in_input_order", "all_of_this_partition"};
+      for (size_t p = 0; p < lines.size(); ++p) {
+        const auto& seen = lines[p];
+        const bool own = std::all_of(seen.begin(), seen.end(), [&](uint64_t line) { return line % lines.size() == p; });
+        result.rows.push_back({Value{int64_t(p)}, Value{int64_t(seen.size())},
+                               Value{std::is_sorted(seen.begin(), seen.end())}, Value{own}});
+      }
+      emit(std::move(result));
+    }
+    std::vector<std::vector<uint64_t>> lines;
+  };
+};
+
+TEST(Engine, EachPartitionOfAnAggregateSeesItsRecordsInInputOrderAndFinishSeesThemAll) {
+  pipeline::StageRegistry registry = pipeline::StageRegistry::with_builtins();
+  registry.add("line_log", StageKind::Aggregate, "test", [](const config::Node&) -> StagePtr {
+    return std::make_shared<const LineLog>();
+  });
+  const auto pipeline = pipeline_from_yaml("parallelism: 4\nstages:\n  - type: lines\n  - type: line_log\n", registry);
+  std::string input;
+  constexpr int kLines = 20000;
+  for (int i = 0; i < kLines; ++i) input += fmt::format("record {}\n", i);
+  for (size_t chunk : {size_t{7}, size_t{100}, size_t{4096}}) {
+    SCOPED_TRACE(chunk);
+    const auto run = run_chunked(pipeline, input, chunk);
+    ASSERT_EQ(run.results.size(), 1u);
+    ASSERT_EQ(run.results[0].rows.size(), 4u);
+    int64_t total = 0;
+    for (const auto& row : run.results[0].rows) {
+      SCOPED_TRACE(to_display(row[0]));
+      EXPECT_GT(std::get<int64_t>(row[1]), 0);
+      EXPECT_TRUE(std::get<bool>(row[2])) << "out of input order";
+      EXPECT_TRUE(std::get<bool>(row[3])) << "a record of another partition";
+      total += std::get<int64_t>(row[1]);
+    }
+    EXPECT_EQ(total, kLines);
+    EXPECT_EQ(run.summary.counters.records_out, uint64_t{kLines});
+  }
 }
 
 }  // namespace

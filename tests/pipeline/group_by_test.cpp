@@ -212,6 +212,74 @@ stages:
   }
 }
 
+// Without a window the engine splits groups by key over parallel partitions; each key's records
+// still arrive in input order, so even order-sensitive results (floating-point sums, first, last)
+// and the rejections are exactly those of one serial pass.
+TEST(GroupBy, PartitionedByKeyGivesExactlyTheSerialResult) {
+  const std::string stages = R"(
+stages:
+  - type: csv
+    types: {v: double}
+  - type: group_by
+    keys: [k, j]
+    aggregates:
+      - {fn: count}
+      - {fn: sum, field: v}
+      - {fn: mean, field: v}
+      - {fn: first, field: v}
+      - {fn: last, field: v}
+      - {fn: p99, field: v}
+      - {fn: count_distinct, field: w}
+      - {fn: top_k, field: w, k: 2}
+)";
+  const auto serial = pipeline_from_yaml("parallelism: 1\non_error: dead_letter\n" + stages);
+  const auto partitioned = pipeline_from_yaml("parallelism: 4\non_error: dead_letter\n" + stages);
+  ASSERT_EQ(serial->aggregate->start_partitioned(1), nullptr);
+  ASSERT_NE(partitioned->aggregate->start_partitioned(4), nullptr);
+
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<double> value(-1e6, 1e6);
+  std::string csv = "k,j,v,w\n";
+  for (int i = 0; i < 20000; ++i) {
+    // Values of very different magnitude: their sum depends on the order they are added in.
+    const double v = value(rng) * std::pow(10.0, static_cast<int>(rng() % 12) - 6);
+    csv += fmt::format("{},{},{},{}\n", rng() % 50, rng() % 3, rng() % 500 == 0 ? "x" : fmt::format("{}", v),
+                       rng() % 20);
+  }
+  const auto reference = run_chunked(serial, csv, 4096);
+  ASSERT_EQ(reference.results.size(), 1u);
+  EXPECT_EQ(reference.results[0].rows.size(), 150u);
+  EXPECT_GT(reference.summary.counters.records_rejected, 0u);
+  for (size_t chunk : {size_t{61}, size_t{4096}, csv.size()}) {
+    SCOPED_TRACE(chunk);
+    const auto run = run_chunked(partitioned, csv, chunk);
+    ASSERT_EQ(run.results.size(), 1u);
+    EXPECT_EQ(run.results[0].columns, reference.results[0].columns);
+    EXPECT_EQ(run.results[0].rows, reference.results[0].rows);
+    const Counters& c = run.summary.counters;
+    const Counters& want = reference.summary.counters;
+    EXPECT_EQ(c.records_in, want.records_in);
+    EXPECT_EQ(c.records_out, want.records_out);
+    EXPECT_EQ(c.records_rejected, want.records_rejected);
+    EXPECT_EQ(c.rejected_by_reason, want.rejected_by_reason);
+    ASSERT_EQ(run.summary.dead_letters.size(), reference.summary.dead_letters.size());
+    for (size_t i = 0; i < run.summary.dead_letters.size(); ++i) {
+      EXPECT_EQ(run.summary.dead_letters[i].origin.line, reference.summary.dead_letters[i].origin.line);
+    }
+  }
+}
+
+TEST(GroupBy, WindowsAreNotPartitioned) {
+  const auto pipeline = pipeline_from_yaml(R"(
+stages:
+  - type: lines
+  - type: group_by
+    aggregates: [{fn: count}]
+    window: {type: tumbling_count, size: 10}
+)");
+  EXPECT_EQ(pipeline->aggregate->start_partitioned(4), nullptr);
+}
+
 TEST(GroupBy, SketchesRejectRecordsWithInfiniteValues) {
   const auto pipeline = pipeline_from_yaml(R"(
 stages:
