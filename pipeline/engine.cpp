@@ -6,7 +6,9 @@
 
 #include <fmt/format.h>
 #include <oneapi/tbb/flow_graph.h>
+#include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/info.h>
+#include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
 
 #include "core/framing.h"
@@ -47,6 +49,18 @@ using WorkPtr = std::shared_ptr<detail::Work>;
 constexpr size_t kMaxDeadLetterText = 256;
 constexpr size_t kMaxReasonBytes = 200;
 
+// The arena every stream's graph runs in. The threads that feed the graphs (gRPC's, or the
+// embedding program's in run_stream) only put work in; they run graph tasks only while they
+// build or wait for a graph. TBB's default arena counts such a thread as one of its `cores`
+// threads and starts one worker fewer, so on 2 cores a single worker ran every stream. This
+// arena has a worker per core, plus the slot for a thread that builds or waits.
+tbb::task_arena& engine_arena() {
+  static const int cores = tbb::info::default_concurrency();
+  static tbb::global_control workers(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(cores) + 1);
+  static tbb::task_arena arena(cores + 1, /*reserved_for_masters=*/1);
+  return arena;
+}
+
 std::string describe_rejection(const Rejection& r) {
   return fmt::format("line {} (offset {}){}: {}", r.origin.line, r.origin.offset,
                      r.field.empty() ? "" : fmt::format(", field '{}'", r.field), r.reason);
@@ -67,6 +81,15 @@ void Stream::guarded(F&& body) {
 }
 
 namespace detail {
+
+// A serial node's bodies run one after another, but maybe on different threads, ordered inside
+// libtbb where TSan cannot see it: each body states that it follows the previous one.
+template <typename F>
+void one_at_a_time(const void* node, F&& body) {
+  handoff_receive(node);
+  body();
+  handoff_send(node);
+}
 
 struct StreamGraph {
   tbb::task_group_context context;
@@ -99,40 +122,44 @@ struct StreamGraph {
         frame(graph, flow::serial,
               [this, &stream](const InputPtr& input, auto& ports) {
                 handoff_receive(input.get());
-                cut_blocks(stream, *input, std::get<0>(ports));
+                one_at_a_time(&frame, [&] { cut_blocks(stream, *input, std::get<0>(ports)); });
                 handoff_send(&bodies_done);
               }),
         parse(graph, parallelism,
-              [this, &stream](WorkPtr work) {
-                return stream.run_body(std::move(work), [&](Work& w) {
+              [this, &stream](const WorkPtr& work) {
+                stream.run_body(*work, [&](Work& w) {
                   parser->parse(w.block, w.batch);
                   w.records_parsed = w.batch.rows() + w.batch.rejections.size();
                   w.block = Block{};  // the text is no longer needed; free it early
                 });
+                return work;
               }),
         sequence(graph, [](const WorkPtr& work) { return work->seq; }),
-        sink(graph, flow::serial, [&stream](WorkPtr work, auto& ports) {
-          std::get<0>(ports).try_put(stream.run_body(std::move(work), [&](Work& w) { stream.sink(w); }));
+        sink(graph, flow::serial, [this, &stream](const WorkPtr& work, auto& ports) {
+          stream.run_body(*work, [&](Work& w) { one_at_a_time(&sink, [&] { stream.sink(w); }); });
+          std::get<0>(ports).try_put(work);
         }) {
     if (pipeline.fields_read) parser->read_only(*pipeline.fields_read);
     flow::sender<WorkPtr>* previous = &parse;
     flow::make_edge(flow::output_port<0>(frame), parse);
     for (const auto& transform : pipeline.transforms) {
-      transforms.push_back(std::make_unique<WorkNode>(graph, parallelism, [&stream, stage = transform.get()](
-                                                                               WorkPtr work) {
-        return stream.run_body(std::move(work), [&](Work& w) { stage->apply(w.batch); });
-      }));
+      transforms.push_back(
+          std::make_unique<WorkNode>(graph, parallelism, [&stream, stage = transform.get()](const WorkPtr& work) {
+            stream.run_body(*work, [&](Work& w) { stage->apply(w.batch); });
+            return work;
+          }));
       flow::make_edge(*previous, *transforms.back());
       previous = transforms.back().get();
     }
     if (partitioned) {
-      route = std::make_unique<WorkNode>(graph, parallelism, [this, &stream, parallelism](WorkPtr work) {
-        return stream.run_body(std::move(work), [&](Work& w) {
+      route = std::make_unique<WorkNode>(graph, parallelism, [this, &stream, parallelism](const WorkPtr& work) {
+        stream.run_body(*work, [&](Work& w) {
           w.rows_before_aggregate = w.batch.rows();
           w.rejected_before_aggregate = w.batch.rejections.size();
           partitioned->route(w.batch, w.partition_of_row);
           w.partitions_pending.store(parallelism, std::memory_order_relaxed);
         });
+        return work;
       });
       flow::make_edge(*previous, *route);
       previous = route.get();
@@ -142,8 +169,10 @@ struct StreamGraph {
     // Each partition is serial and gets every work from the sink, in input order.
     for (size_t p = 0; partitioned && p < parallelism; ++p) {
       partitions.push_back(std::make_unique<flow::function_node<WorkPtr>>(
-          graph, flow::serial, [&stream, p](WorkPtr work) {
-            stream.run_body(std::move(work), [&](Work& w) { stream.aggregate_partition(p, w); });
+          graph, flow::serial, [this, &stream, p](const WorkPtr& work) {
+            stream.run_body(*work, [&](Work& w) {
+              one_at_a_time(partitions[p].get(), [&] { stream.aggregate_partition(p, w); });
+            });
             return flow::continue_msg{};
           }));
       flow::make_edge(flow::output_port<0>(sink), *partitions.back());
@@ -191,14 +220,14 @@ struct StreamGraph {
 
 }  // namespace detail
 
-// The body of a node that works on a Work and passes it on: states the hand-offs to TSan.
+// The body of a node: states the hand-offs to TSan. The nodes take their WorkPtr by reference:
+// a copy made before handoff_receive would touch the pointer's control block unordered.
 template <typename F>
-std::shared_ptr<detail::Work> Stream::run_body(std::shared_ptr<detail::Work> work, F&& body) {
-  handoff_receive(work.get());
-  guarded([&] { body(*work); });
-  handoff_send(work.get());
+void Stream::run_body(detail::Work& work, F&& body) {
+  handoff_receive(&work);
+  guarded([&] { body(work); });
+  handoff_send(&work);
   handoff_send(&graph_->bodies_done);
-  return work;
 }
 
 Stream::Stream(PipelinePtr pipeline, StreamLimits limits, Callbacks callbacks)
@@ -206,7 +235,18 @@ Stream::Stream(PipelinePtr pipeline, StreamLimits limits, Callbacks callbacks)
   const size_t parallelism = pipeline_->options.parallelism
                                  ? pipeline_->options.parallelism
                                  : static_cast<size_t>(tbb::info::default_concurrency());
-  graph_ = std::make_unique<detail::StreamGraph>(*this, *pipeline_, parallelism);
+  // A graph runs its tasks in the arena it is built in. With no free slot for this thread, a
+  // worker builds it (handed over inside libtbb: stated for TSan, on a token that needs no
+  // captured variable to be read first).
+  static char graph_build;
+  const auto build = [&] {
+    handoff_receive(&graph_build);
+    graph_ = std::make_unique<detail::StreamGraph>(*this, *pipeline_, parallelism);
+    handoff_send(&graph_build);
+  };
+  handoff_send(&graph_build);  // after `build` exists: the worker reads its captures
+  engine_arena().execute(build);
+  handoff_receive(&graph_build);
 }
 
 Stream::~Stream() { close(); }

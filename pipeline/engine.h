@@ -93,9 +93,9 @@ class Stream {
   // Runs a stage body; an exception fails the stream instead of escaping into the graph.
   template <typename F>
   void guarded(F&& body);
-  // Runs a node's body on its work, stating the hand-offs to TSan; returns the work to pass on.
+  // Runs a node's body on its work, stating the hand-offs to TSan.
   template <typename F>
-  std::shared_ptr<detail::Work> run_body(std::shared_ptr<detail::Work> work, F&& body);
+  void run_body(detail::Work& work, F&& body);
   void release(size_t chunks, size_t bytes);
   void emit(ResultBatch&& result);
   Emit emitter() {

@@ -1,7 +1,7 @@
 #include "pipeline/stages/jsonl_parse.h"
 
 #include <algorithm>
-#include <atomic>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <unordered_map>
@@ -230,13 +230,12 @@ namespace {
 
 class JsonlParser : public Parser {
  public:
-  JsonlParser(const JsonlConfig& config, std::shared_ptr<const JsonlProjection> declared) : config_(config) {
-    projection_.store(std::move(declared));
-  }
+  JsonlParser(const JsonlConfig& config, std::shared_ptr<const JsonlProjection> declared)
+      : config_(config), projection_(std::move(declared)) {}
 
   void prepare(Block& block) override {
     skip_bom(block);
-    if (projection_.load()) return;
+    if (projection()) return;
     // No `fields`: the first object of the stream fixes the columns.
     dom::parser parser;
     std::string copy;
@@ -245,7 +244,9 @@ class JsonlParser : public Parser {
     while (cursor.next(line)) {
       dom::object object;
       if (is_blank(line.text) || parse_object(parser, block, line.text, copy, object)) continue;
-      projection_.store(JsonlProjection::from_first_record(object, config_.types));
+      auto found = JsonlProjection::from_first_record(object, config_.types);
+      std::lock_guard lock(projection_mu_);
+      projection_ = std::move(found);
       return;
     }
   }
@@ -253,7 +254,7 @@ class JsonlParser : public Parser {
   void parse(const Block& block, RecordBatch& out) const override {
     // Null only before the block holding the stream's first object, and such blocks hold no
     // object, so they need no schema: prepare() saw the same lines.
-    const std::shared_ptr<const JsonlProjection> projection = projection_.load();
+    const std::shared_ptr<const JsonlProjection> projection = this->projection();
     if (projection) {
       out.schema = projection->schema();
       // Room for a row per line: growing the vector of cells would move every value already in it.
@@ -281,9 +282,17 @@ class JsonlParser : public Parser {
   }
 
  private:
+  std::shared_ptr<const JsonlProjection> projection() const {
+    std::lock_guard lock(projection_mu_);
+    return projection_;
+  }
+
   const JsonlConfig& config_;
-  // Written by prepare() (serial) at most once, read by parse() concurrently.
-  std::atomic<std::shared_ptr<const JsonlProjection>> projection_;
+  // Written by prepare() (serial) at most once, read by parse() concurrently. A mutex, not
+  // std::atomic<std::shared_ptr>: TSan reports the internal lock of libstdc++ 12's version (a
+  // load against a later store); taken once a block, the mutex costs nothing.
+  mutable std::mutex projection_mu_;
+  std::shared_ptr<const JsonlProjection> projection_;
 };
 
 bool is_dotted_path(std::string_view path) {
