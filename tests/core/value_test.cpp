@@ -1,5 +1,8 @@
 #include "core/value.h"
 
+#include <charconv>
+#include <string>
+
 #include <gtest/gtest.h>
 
 namespace sluice {
@@ -36,6 +39,39 @@ TEST(Value, IntsAtTheEdgesOfTheDigitFastPath) {
   EXPECT_FALSE(parse_int("--1"));
   EXPECT_FALSE(parse_int("12345678901234567x"));
   EXPECT_FALSE(parse_int("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"));
+}
+
+// parse_int's digit fast path must give what from_chars gives: for every length up to 19 digits,
+// every digit in every position, and a non-digit in every position.
+TEST(Value, IntsOfEveryLengthAndAnyBadCharacterMatchFromChars) {
+  const auto reference = [](const std::string& text) -> std::optional<int64_t> {
+    int64_t out = 0;
+    const char* first = text.data() + (!text.empty() && text[0] == '+');
+    auto [ptr, ec] = std::from_chars(first, text.data() + text.size(), out);
+    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+    return out;
+  };
+  for (size_t length = 1; length <= 19; ++length) {
+    for (char digit = '0'; digit <= '9'; ++digit) {
+      for (size_t at = 0; at < length; ++at) {
+        std::string text(length, '7');
+        text[at] = digit;
+        for (const std::string& signed_text : {text, "-" + text}) {
+          EXPECT_EQ(parse_int(signed_text), reference(signed_text)) << signed_text;
+        }
+      }
+    }
+    for (const char bad : {'/', ':', ' ', '.', 'a', '\x80', '\xfa', '\xff', '\0'}) {
+      for (size_t at = 0; at < length; ++at) {
+        std::string text(length, '3');
+        text[at] = bad;
+        EXPECT_FALSE(parse_int(text)) << length << " " << at;
+      }
+    }
+  }
+  EXPECT_EQ(parse_int("1700000000020"), int64_t{1'700'000'000'020});
+  EXPECT_EQ(parse_int("12345678"), 12'345'678);
+  EXPECT_EQ(parse_int("-1234567890123456"), int64_t{-1'234'567'890'123'456});
 }
 
 TEST(Value, IntsAndDoublesCompareAndHashNumerically) {
