@@ -13,6 +13,9 @@ namespace {
 const char* find_char(const char* p, const char* end, char c) {
   return static_cast<const char*>(std::memchr(p, c, static_cast<size_t>(end - p)));
 }
+const char* find_last_char(const char* p, const char* end, char c) {
+  return static_cast<const char*>(memrchr(p, c, static_cast<size_t>(end - p)));
+}
 }  // namespace
 
 RecordFramer::RecordFramer(Framing framing, size_t max_record_bytes)
@@ -22,14 +25,21 @@ RecordFramer::Boundaries RecordFramer::scan(std::string_view s) {
   const char* const base = s.data();
   const char* const end = base + s.size();
   Boundaries b;
-  // Every record end is visited, so that the limit holds for each record whether or not it
-  // straddles chunks: the same input must fail or pass however it is cut.
   auto note_newlines = [&](const char* from, const char* to) {
-    for (const char* nl = from < to ? find_char(from, to, '\n') : nullptr; nl; nl = find_char(nl + 1, to, '\n')) {
+    if (from >= to) return;
+    // A record ending here is no longer than the carry and the chunk up to `to`. Only when that
+    // could pass the limit is every record end visited, so that the limit holds for each record
+    // whether or not it straddles chunks: the same input must fail or pass however it is cut.
+    if (carry_.size() + static_cast<size_t>(to - base) <= max_record_bytes_) {
+      const char* first = find_char(from, to, '\n');
+      if (!first) return;
+      if (b.first == std::string_view::npos) b.first = static_cast<size_t>(first - base);
+      b.last = static_cast<size_t>(find_last_char(first, to, '\n') - base);
+      return;
+    }
+    for (const char* nl = find_char(from, to, '\n'); nl; nl = find_char(nl + 1, to, '\n')) {
       const size_t record_end = static_cast<size_t>(nl - base) + 1;
-      const size_t record_begin = b.last == std::string_view::npos ? 0 : b.last + 1;
-      const size_t carried = b.last == std::string_view::npos ? carry_.size() : 0;
-      if (carried + record_end - record_begin > max_record_bytes_) record_too_long(s, record_begin);
+      check_record_length(s, b.last, record_end);
       if (b.first == std::string_view::npos) b.first = record_end - 1;
       b.last = record_end - 1;
     }
@@ -117,6 +127,13 @@ Block RecordFramer::make_block(std::string buffer, size_t begin, size_t end) {
   return block;
 }
 
+void RecordFramer::check_record_length(std::string_view chunk, size_t previous_end, size_t record_end) const {
+  const bool carried = previous_end == std::string_view::npos;  // the record began in carry_
+  const size_t record_begin = carried ? 0 : previous_end + 1;
+  const size_t length = (carried ? carry_.size() : 0) + record_end - record_begin;
+  if (length > max_record_bytes_) record_too_long(chunk, record_begin);
+}
+
 void RecordFramer::record_too_long(std::string_view chunk, size_t record_begin) const {
   const std::string_view before = chunk.substr(0, record_begin);
   const bool carried = record_begin == 0;  // the record began in an earlier chunk
@@ -129,10 +146,7 @@ void RecordFramer::record_too_long(std::string_view chunk, size_t record_begin) 
 
 void RecordFramer::push(std::string chunk, std::vector<Block>& out) {
   const Boundaries b = scan(chunk);
-  // The unfinished record at the end of the chunk (scan() checked the finished ones).
-  const size_t tail_begin = b.last == std::string_view::npos ? 0 : b.last + 1;
-  const size_t tail_carried = b.last == std::string_view::npos ? carry_.size() : 0;
-  if (tail_carried + chunk.size() - tail_begin > max_record_bytes_) record_too_long(chunk, tail_begin);
+  check_record_length(chunk, b.last, chunk.size());  // the unfinished record at the end
   if (b.first == std::string_view::npos) {
     if (carry_.empty()) {
       carry_ = std::move(chunk);

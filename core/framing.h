@@ -56,6 +56,9 @@ class RecordFramer {
     size_t last = std::string_view::npos;   // last record end
   };
   Boundaries scan(std::string_view s);
+  // The record from just after chunk[previous_end] (npos: from the start of carry_) to
+  // chunk[record_end) must fit max_record_bytes; else record_too_long.
+  void check_record_length(std::string_view chunk, size_t previous_end, size_t record_end) const;
   // Throws the error for the record that starts at chunk[record_begin] (at 0: in carry_, if any).
   [[noreturn]] void record_too_long(std::string_view chunk, size_t record_begin) const;
   Block make_block(std::string buffer, size_t begin, size_t end);

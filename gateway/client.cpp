@@ -104,9 +104,7 @@ class BearerTokenFactory final : public grpc::experimental::ClientInterceptorFac
 
 std::string read_token_file(const std::string& path) {
   const std::string content = read_file(path, "token file");
-  const size_t start = content.find_first_not_of(" \t\r\n");
-  const std::string token =
-      start == std::string::npos ? "" : content.substr(start, content.find_last_not_of(" \t\r\n") + 1 - start);
+  const std::string token(strip_blanks(content));
   if (!is_valid_token(token)) {
     throw Error(ErrorCode::InvalidArgument,
                 fmt::format("the token file '{}' must hold one token: printable ASCII without spaces", path));

@@ -57,15 +57,20 @@ std::string read_file_beside_config(const config::Node& node) {
 using Certificate = std::unique_ptr<X509, decltype(&X509_free)>;
 using PrivateKey = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
 
+using MemoryBio = std::unique_ptr<BIO, decltype(&BIO_free)>;
+MemoryBio memory_bio(const std::string& pem) {
+  return {BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free};
+}
+
 Certificate first_certificate(const std::string& pem) {
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+  const MemoryBio bio = memory_bio(pem);
   Certificate certificate(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), &X509_free);
   ERR_clear_error();  // leave OpenSSL's per-thread error queue clean for gRPC
   return certificate;
 }
 
 PrivateKey private_key(const std::string& pem) {
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+  const MemoryBio bio = memory_bio(pem);
   // A passphrase callback that gives none: an encrypted key fails instead of prompting on the terminal.
   auto no_passphrase = [](char*, int, int, void*) { return 0; };
   PrivateKey key(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr), &EVP_PKEY_free);
@@ -119,9 +124,8 @@ std::vector<TokenDigest> parse_auth(const config::Node& node, ServerFiles files)
     std::istringstream lines(read_file_beside_config(*tokens_file));
     std::string line;
     for (int number = 1; std::getline(lines, line); ++number) {
-      const size_t start = line.find_first_not_of(" \t\r");
-      if (start == std::string::npos || line[start] == '#') continue;
-      const std::string token = line.substr(start, line.find_last_not_of(" \t\r") + 1 - start);
+      const std::string token(strip_blanks(line));
+      if (token.empty() || token.front() == '#') continue;
       if (!is_valid_token(token)) tokens_file->fail(fmt::format("line {} of the tokens file: {}", number, token_rule));
       tokens.push_back(digest_token(token));
     }

@@ -26,7 +26,7 @@ struct Work {
   Block block;
   RecordBatch batch;
   uint64_t records_parsed = 0;  // rows + parse rejections
-  uint64_t rows_before_aggregate = 0;  // rows and rejections before the aggregate looked at the batch
+  uint64_t rows_before_aggregate = 0;  // rows, and rejections, before the aggregate looked at the batch
   size_t rejected_before_aggregate = 0;
   std::vector<uint32_t> partition_of_row;  // partitioned aggregate: the partition of each row
   std::atomic<size_t> partitions_pending{0};  // partitioned aggregate: partitions not yet done with it

@@ -43,21 +43,11 @@ struct Columns {
   int time = -1;            // -1: not a time window
 };
 
-// Keeps the Columns of the last schema seen: the batches of a stream nearly always share one.
-class ColumnCache {
- public:
-  template <typename Find>
-  const Columns& of(const SchemaPtr& schema, Find find) {
-    if (schema != schema_) {
-      columns_ = find(*schema);
-      schema_ = schema;  // held, so that its address cannot be reused by another schema
-    }
-    return columns_;
-  }
-
- private:
-  SchemaPtr schema_;
-  Columns columns_;
+// The Columns of the last schema seen (GroupTables::columns): a stream's batches nearly always
+// share one.
+struct ColumnCache {
+  SchemaPtr schema;  // held, so that its address cannot be reused by another schema
+  Columns columns;
 };
 
 // What a record does to a table of groups, shared by the serial and the partitioned aggregator.
@@ -69,7 +59,6 @@ class GroupTables {
     for (const AggregateSpec& spec : config_.aggregates) columns_.push_back(spec.as);
   }
 
-  const GroupByConfig& config() const { return config_; }
   bool windowed() const { return config_.window.type != WindowConfig::Type::Global; }
 
   Columns find_columns(const Schema& schema) const {
@@ -82,6 +71,11 @@ class GroupTables {
     const std::string& time_field = config_.window.time_field;
     columns.time = time_field.empty() ? -1 : static_cast<int>(field_index(schema, time_field, "group_by window field"));
     return columns;
+  }
+
+  const Columns& columns(ColumnCache& cache, const SchemaPtr& schema) const {
+    if (schema != cache.schema) cache = {schema, find_columns(*schema)};
+    return cache.columns;
   }
 
   // Numeric aggregates accept numbers (finite ones, for sketches) and nulls; anything else rejects
@@ -185,7 +179,7 @@ class GroupByAggregator : public Aggregator {
 
   void consume(RecordBatch& batch, const Emit& emit) override {
     if (batch.rows() == 0) return;
-    const Columns& columns = column_cache_.of(batch.schema, [&](const Schema& s) { return tables_.find_columns(s); });
+    const Columns& columns = tables_.columns(column_cache_, batch.schema);
     std::vector<char> keep(batch.rows(), 1);
     bool rejected = false;
     for (size_t r = 0; r < batch.rows(); ++r) {
@@ -280,7 +274,7 @@ class PartitionedGroupBy : public PartitionedAggregator {
   void consume(size_t partition, const RecordBatch& batch, std::span<const uint32_t> partition_of_row) override {
     Partition& part = partitions_[partition];
     if (batch.rows() == 0) return;
-    const Columns& columns = part.columns.of(batch.schema, [&](const Schema& s) { return tables_.find_columns(s); });
+    const Columns& columns = tables_.columns(part.columns, batch.schema);
     for (size_t r = 0; r < batch.rows(); ++r) {
       if (partition_of_row[r] == partition) {
         tables_.add(part.groups, batch.row(r), batch.origins[r], columns, part.key, group_count_);
