@@ -1,7 +1,12 @@
 #include "pipeline/stages/csv_parse.h"
 
+#include <algorithm>
 #include <deque>
 #include <set>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <fmt/format.h>
 
@@ -12,6 +17,13 @@
 namespace sluice::pipeline {
 
 namespace {
+
+// One field of a record: its text, and whether it was quoted ("" is an empty string, an empty
+// unquoted field is null).
+struct CsvField {
+  std::string_view text;
+  bool quoted = false;
+};
 
 // Splits records out of a block of whole CSV records. Field text that needs no unescaping is a
 // view into the block; quoted fields with "" are unescaped into a per-record copy.
@@ -26,15 +38,14 @@ class CsvReader {
 
   // Reads one record into `fields` (views stay valid until the next call). Returns an error
   // message for a malformed record, having skipped to its end.
-  std::optional<std::string> next(std::vector<std::string_view>& fields, std::vector<char>& quoted) {
+  std::optional<std::string> next(std::vector<CsvField>& fields) {
     fields.clear();
-    quoted.clear();
-    unescaped_.clear();
+    if (!unescaped_.empty()) unescaped_.clear();
+    if (next_plain(fields)) return std::nullopt;
     std::optional<std::string> error;
     for (;;) {
       if (pos_ < text_.size() && text_[pos_] == '"') {
         if (auto e = read_quoted(fields); e && !error) error = e;
-        quoted.push_back(1);
       } else {
         size_t end = find_first_of3(text_, pos_, delimiter_, '\n', '"');
         if (end < text_.size() && text_[end] == '"') {
@@ -44,8 +55,7 @@ class CsvReader {
         std::string_view field = text_.substr(pos_, end - pos_);
         if (end < text_.size() && text_[end] == '\n' && !field.empty() && field.back() == '\r') field.remove_suffix(1);
         else if (end == text_.size() && !field.empty() && field.back() == '\r') field.remove_suffix(1);
-        fields.push_back(field);
-        quoted.push_back(0);
+        fields.push_back({field});
         pos_ = end;
       }
       if (pos_ >= text_.size()) return error;
@@ -75,7 +85,63 @@ class CsvReader {
   }
 
  private:
-  std::optional<std::string> read_quoted(std::vector<std::string_view>& fields) {
+  // Bits i of a window of at most 16 bytes from `p`: `ends` where p[i] ends a field (the
+  // delimiter or '\n'), `others` where p[i] is a quote or '\r', which only the full reader handles.
+  struct WindowMasks {
+    uint32_t ends = 0;
+    uint32_t others = 0;
+  };
+  WindowMasks classify(const char* p, size_t n) const {
+    WindowMasks masks;
+#if defined(__SSE2__)
+    if (n == 16) {
+      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      const __m128i ends =
+          _mm_or_si128(_mm_cmpeq_epi8(bytes, _mm_set1_epi8(delimiter_)), _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\n')));
+      const __m128i others =
+          _mm_or_si128(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('"')), _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\r')));
+      masks.ends = static_cast<uint32_t>(_mm_movemask_epi8(ends));
+      masks.others = static_cast<uint32_t>(_mm_movemask_epi8(others));
+      return masks;
+    }
+#endif
+    for (size_t i = 0; i < n; ++i) {
+      masks.ends |= static_cast<uint32_t>(p[i] == delimiter_ || p[i] == '\n') << i;
+      masks.others |= static_cast<uint32_t>(p[i] == '"' || p[i] == '\r') << i;
+    }
+    return masks;
+  }
+
+  // Reads the fields of a record up to its end, or up to the field holding its first quote or
+  // '\r': the common record has none, and its fields are split at the delimiters found 16 bytes at
+  // a time. Returns false when it stopped at such a field, which the full reader then takes on.
+  bool next_plain(std::vector<CsvField>& fields) {
+    size_t field_start = pos_;
+    for (size_t window = pos_; window < text_.size(); window += 16) {
+      const size_t n = std::min<size_t>(16, text_.size() - window);
+      auto [ends, others] = classify(text_.data() + window, n);
+      if (others) ends &= (others & -others) - 1;  // the field ends before the first quote or '\r'
+      for (; ends; ends &= ends - 1) {
+        const size_t end = window + static_cast<size_t>(__builtin_ctz(ends));
+        fields.push_back({text_.substr(field_start, end - field_start)});
+        field_start = end + 1;
+        if (text_[end] == '\n') {
+          pos_ = field_start;
+          ++newlines_;
+          return true;
+        }
+      }
+      if (others) {
+        pos_ = field_start;
+        return false;
+      }
+    }
+    fields.push_back({text_.substr(field_start)});  // the block's last record, without a '\n'
+    pos_ = text_.size();
+    return true;
+  }
+
+  std::optional<std::string> read_quoted(std::vector<CsvField>& fields) {
     const size_t open = pos_++;
     std::string* unescaped = nullptr;  // only fields with "" need a copy
     size_t run = pos_;
@@ -84,7 +150,7 @@ class CsvReader {
       newlines_ += count_newlines(text_.substr(pos_, q == std::string_view::npos ? std::string_view::npos : q - pos_));
       if (q == std::string_view::npos) {
         pos_ = text_.size();
-        fields.push_back(text_.substr(open + 1));
+        fields.push_back({text_.substr(open + 1), true});
         return "unterminated quoted field";
       }
       if (q + 1 < text_.size() && text_[q + 1] == '"') {  // "" is an escaped quote
@@ -96,9 +162,9 @@ class CsvReader {
       }
       if (unescaped) {
         unescaped->append(text_.substr(run, q - run));
-        fields.push_back(*unescaped);
+        fields.push_back({*unescaped, true});
       } else {
-        fields.push_back(text_.substr(open + 1, q - open - 1));
+        fields.push_back({text_.substr(open + 1, q - open - 1), true});
       }
       pos_ = q + 1;
       // After the closing quote: a delimiter, the end of the record, or the end of the block.
@@ -134,20 +200,20 @@ class CsvParser : public Parser {
     CsvReader reader(block.text(), config_.delimiter);
     while (reader.skip_blank_line()) {
     }
-    std::vector<std::string_view> fields;
-    std::vector<char> quoted;
+    std::vector<CsvField> fields;
     if (reader.at_end()) {
       skip_prefix(block, reader.position());
       return;
     }
-    if (auto error = reader.next(fields, quoted)) {
+    if (auto error = reader.next(fields)) {
       throw Error(ErrorCode::InvalidArgument,
                   fmt::format("line {} (offset {}): malformed CSV header: {}", block.first_line, block.offset, *error));
     }
     std::vector<std::string> names = config_.columns;
     if (names.empty()) {
       for (size_t i = 0; i < fields.size(); ++i) {
-        names.push_back(fields[i].empty() ? fmt::format("column_{}", i + 1) : std::string(fields[i]));
+        const std::string_view name = fields[i].text;
+        names.push_back(name.empty() ? fmt::format("column_{}", i + 1) : std::string(name));
       }
     }
     std::set<std::string_view> seen;
@@ -175,14 +241,13 @@ class CsvParser : public Parser {
     const size_t width = schema_->size();
     const std::string_view text = block.text();
     CsvReader reader(text, config_.delimiter);
-    std::vector<std::string_view> fields;
-    std::vector<char> quoted;
+    std::vector<CsvField> fields;
     out.cells.reserve(width * (text.size() / 64 + 1));
     while (!reader.at_end()) {
       const size_t start = reader.position();
       if (reader.skip_blank_line()) continue;
       const Origin origin{block.offset + start, block.first_line + reader.newlines()};
-      auto error = reader.next(fields, quoted);
+      auto error = reader.next(fields);
       const std::string_view record_text = text.substr(start, reader.position() - start);
       if (!error && fields.size() != width) {
         error = fmt::format("expected {} fields, got {}", width, fields.size());
@@ -191,9 +256,9 @@ class CsvParser : public Parser {
       if (!error) {
         const size_t row_begin = out.cells.size();
         for (size_t i = 0; i < width && !error; ++i) {
-          if (!convert(i, fields[i], quoted[i], out.cells.emplace_back())) {
+          if (!convert(i, fields[i], out.cells.emplace_back())) {
             bad_field = schema_->names()[i];
-            error = fmt::format("expected {}, got '{}'", type_name(*types_[i]), fields[i]);
+            error = fmt::format("expected {}, got '{}'", type_name(*types_[i]), fields[i].text);
           }
         }
         if (error) out.cells.resize(row_begin);
@@ -221,19 +286,20 @@ class CsvParser : public Parser {
 
   // Converts into `out` (a null cell, built in place: no temporaries on the hot path); false
   // when the text does not fit the column's declared type.
-  bool convert(size_t column, std::string_view text, bool quoted, Value& out) const {
-    if ((text.empty() && !quoted) || unread_[column]) return true;  // an empty unquoted field is null
+  bool convert(size_t column, const CsvField& field, Value& out) const {
+    const std::string_view text = field.text;
+    if ((text.empty() && !field.quoted) || unread_[column]) return true;  // an empty unquoted field is null
     if (const auto type = types_[column]) {
       if (*type == ValueType::Int) {
         const auto i = parse_int(text);
-        if (i) out = *i;
+        if (i) out.emplace<int64_t>(*i);
         return i.has_value();
       }
       auto value = convert_text(text, *type);
       if (value) out = std::move(*value);
       return value.has_value();
     }
-    if (config_.infer_types && !quoted) {
+    if (config_.infer_types && !field.quoted) {
       out = infer_value(text);
     } else {
       out.emplace<std::string>(text);
