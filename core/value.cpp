@@ -68,7 +68,33 @@ std::optional<int64_t> parse_int(std::string_view s) {
   return out;
 }
 
+namespace {
+// A plain decimal ("-12.345": an optional '-', digits, an optional '.' followed by digits) of at
+// most 15 digits is m / 10^k with m and 10^k exact doubles, so one division rounds it correctly
+// (Clinger's fast path), as from_chars would. Anything else is nullopt, for from_chars to read.
+std::optional<double> parse_plain_decimal(std::string_view s) {
+  static constexpr double kPowersOfTen[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                            1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+  const bool negative = !s.empty() && s.front() == '-';
+  s.remove_prefix(negative ? 1 : 0);
+  const size_t point = s.find('.');
+  const size_t digits = s.size() - (point == std::string_view::npos ? 0 : 1);
+  if (point == 0 || point + 1 == s.size() || digits == 0 || digits > 15) return std::nullopt;
+  uint64_t mantissa = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i == point) continue;
+    const unsigned digit = static_cast<unsigned char>(s[i]) - unsigned{'0'};
+    if (digit > 9) return std::nullopt;
+    mantissa = mantissa * 10 + digit;
+  }
+  const size_t fraction_digits = point == std::string_view::npos ? 0 : s.size() - point - 1;
+  const double value = static_cast<double>(mantissa) / kPowersOfTen[fraction_digits];
+  return negative ? -value : value;
+}
+}  // namespace
+
 std::optional<double> parse_double(std::string_view s) {
+  if (auto value = parse_plain_decimal(s)) return value;
   if (s.empty()) return std::nullopt;
   const char* first = s.data();
   if (*first == '+') ++first;

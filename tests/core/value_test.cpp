@@ -1,6 +1,8 @@
 #include "core/value.h"
 
+#include <bit>
 #include <charconv>
+#include <random>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -72,6 +74,40 @@ TEST(Value, IntsOfEveryLengthAndAnyBadCharacterMatchFromChars) {
   EXPECT_EQ(parse_int("1700000000020"), int64_t{1'700'000'000'020});
   EXPECT_EQ(parse_int("12345678"), 12'345'678);
   EXPECT_EQ(parse_int("-1234567890123456"), int64_t{-1'234'567'890'123'456});
+}
+
+// parse_double's plain-decimal fast path must give from_chars's correctly rounded double, bit for
+// bit: every digit count up to 17 (past the fast path's 15), every position of the point, signs,
+// and malformed decimals next to it.
+TEST(Value, DecimalsOfEveryShapeMatchFromChars) {
+  const auto reference = [](const std::string& text) -> std::optional<double> {
+    double out = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+    return out;
+  };
+  const auto same = [](std::optional<double> a, std::optional<double> b) {
+    return a.has_value() == b.has_value() && (!a || std::bit_cast<uint64_t>(*a) == std::bit_cast<uint64_t>(*b));
+  };
+  std::mt19937_64 random(11);
+  for (size_t digits = 1; digits <= 17; ++digits) {
+    for (int sample = 0; sample < 200; ++sample) {
+      std::string text;
+      for (size_t i = 0; i < digits; ++i) text += static_cast<char>('0' + random() % 10);
+      for (size_t point = 0; point <= digits; ++point) {
+        std::string decimal = text;
+        decimal.insert(point, ".");
+        for (const std::string& signed_text : {decimal, "-" + decimal, text, "-" + text}) {
+          EXPECT_TRUE(same(parse_double(signed_text), reference(signed_text))) << signed_text;
+        }
+      }
+    }
+  }
+  for (const std::string text : {"-0.0", "0.1", "0.3", "41.534", "999999999999999.9", "1.2.3", "1..2", "--1", "-.",
+                                 ".", "-", "1e3", "1.5e-3", "0x1p3", "inf", "nan", "1 ", " 1", "1.-2"}) {
+    EXPECT_TRUE(same(parse_double(text), reference(text))) << text;
+  }
+  EXPECT_EQ(parse_double("+2.5"), 2.5);
 }
 
 TEST(Value, IntsAndDoublesCompareAndHashNumerically) {
