@@ -167,8 +167,10 @@ class CountingRelay {
       while (poll(fds, 2, -1) > 0) {
         const int from = (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) ? 0 : 1;
         const ssize_t n = read(fds[from].fd, buffer, sizeof buffer);
-        if (n <= 0 || write(fds[1 - from].fd, buffer, static_cast<size_t>(n)) != n) break;
+        if (n <= 0) break;
+        // Counted before they are passed on: once a peer has the bytes, the count includes them.
         (from == 0 ? to_server_ : to_client_) += static_cast<uint64_t>(n);
+        if (write(fds[1 - from].fd, buffer, static_cast<size_t>(n)) != n) break;
       }
     }
     std::lock_guard lock(mu_);
