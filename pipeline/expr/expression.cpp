@@ -149,18 +149,25 @@ std::optional<std::partial_ordering> order(const Scalar& left, const Scalar& rig
   return std::nullopt;
 }
 
+bool is_comparison(Op op) { return op >= Op::Equal && op <= Op::GreaterEqual; }
+
+// Whether `ordering` satisfies the comparison `op`.
+bool satisfies(Op op, std::partial_ordering ordering) {
+  switch (op) {
+    case Op::Equal: return ordering == 0;
+    case Op::NotEqual: return ordering != 0;
+    case Op::Less: return ordering < 0;
+    case Op::LessEqual: return ordering <= 0;
+    case Op::Greater: return ordering > 0;
+    case Op::GreaterEqual: return ordering >= 0;
+    default: return false;
+  }
+}
+
 Scalar compare(Op op, const Scalar& left, const Scalar& right) {
   const auto ordering = order(left, right);
-  if (!ordering) return std::monostate{};
-  switch (op) {
-    case Op::Equal: return *ordering == 0;
-    case Op::NotEqual: return *ordering != 0;
-    case Op::Less: return *ordering < 0;
-    case Op::LessEqual: return *ordering <= 0;
-    case Op::Greater: return *ordering > 0;
-    case Op::GreaterEqual: return *ordering >= 0;
-    default: return std::monostate{};
-  }
+  if (!ordering || !is_comparison(op)) return std::monostate{};
+  return satisfies(op, *ordering);
 }
 
 Scalar integer_arithmetic(Op op, int64_t left, int64_t right) {
@@ -990,6 +997,19 @@ const std::string& Expression::text() const { return program_->text; }
 BoundExpression::BoundExpression(std::shared_ptr<const Program> program, std::vector<uint32_t> columns)
     : program_(std::move(program)), columns_(std::move(columns)) {
   for (const uint32_t column : columns_) required_width_ = std::max<size_t>(required_width_, column + size_t{1});
+  const Node& root = program_->nodes.back();
+  if (!is_comparison(root.op)) return;
+  const Node& left = program_->nodes[program_->operands[root.first_operand]];
+  const Node& right = program_->nodes[program_->operands[root.first_operand + 1]];
+  const bool literal_first = left.op == Op::Literal;
+  const Node& field = literal_first ? right : left;
+  const Node& literal = literal_first ? left : right;
+  if (field.op == Op::Field && literal.op == Op::Literal && std::holds_alternative<int64_t>(literal.literal)) {
+    int_comparison_ = IntComparison{.column = columns_[field.field],
+                                    .literal = std::get<int64_t>(literal.literal),
+                                    .literal_first = literal_first,
+                                    .op = static_cast<uint8_t>(root.op)};
+  }
 }
 
 void BoundExpression::check_width(std::span<const Value> row) const {
@@ -1006,6 +1026,12 @@ Value BoundExpression::eval(std::span<const Value> row) const {
 
 bool BoundExpression::test(std::span<const Value> row) const {
   check_width(row);
+  if (int_comparison_) {
+    const IntComparison& c = *int_comparison_;
+    if (const auto* cell = std::get_if<int64_t>(&row[c.column])) {
+      return satisfies(static_cast<Op>(c.op), c.literal_first ? c.literal <=> *cell : *cell <=> c.literal);
+    }
+  }
   const Scalar result = Evaluator(*program_, row, columns_).eval_root();
   const auto* b = std::get_if<bool>(&result);
   return b != nullptr && *b;

@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -80,9 +81,20 @@ class BoundExpression {
   BoundExpression(std::shared_ptr<const Program> program, std::vector<uint32_t> columns);
   void check_width(std::span<const sluice::Value> row) const;
 
+  // Set when the whole expression compares a field with an integer literal (`status >= 400`, the
+  // usual filter, either way round): test() then compares an int cell itself, without the
+  // evaluator, which still takes every other cell.
+  struct IntComparison {
+    uint32_t column = 0;
+    int64_t literal = 0;
+    bool literal_first = false;
+    uint8_t op = 0;  // the comparison, an Op of expression.cpp
+  };
+
   std::shared_ptr<const Program> program_;
   std::vector<uint32_t> columns_;  // column position of each entry of Expression::fields()
   size_t required_width_ = 0;      // 1 + the highest column read
+  std::optional<IntComparison> int_comparison_;
 };
 
 }  // namespace sluice::expr
