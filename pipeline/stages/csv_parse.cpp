@@ -290,11 +290,8 @@ class CsvParser : public Parser {
     const std::string_view text = field.text;
     if ((text.empty() && !field.quoted) || unread_[column]) return true;  // an empty unquoted field is null
     if (const auto type = types_[column]) {
-      if (*type == ValueType::Int) {
-        const auto i = parse_int(text);
-        if (i) out.emplace<int64_t>(*i);
-        return i.has_value();
-      }
+      if (*type == ValueType::Int) return store(parse_int(text), out);
+      if (*type == ValueType::Double) return store(parse_double(text), out);
       auto value = convert_text(text, *type);
       if (value) out = std::move(*value);
       return value.has_value();
@@ -305,6 +302,12 @@ class CsvParser : public Parser {
       out.emplace<std::string>(text);
     }
     return true;
+  }
+
+  template <typename T>
+  static bool store(const std::optional<T>& parsed, Value& out) {
+    if (parsed) out.emplace<T>(*parsed);
+    return parsed.has_value();
   }
 
   const CsvConfig& config_;
