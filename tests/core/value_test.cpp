@@ -103,8 +103,8 @@ TEST(Value, DecimalsOfEveryShapeMatchFromChars) {
       }
     }
   }
-  for (const std::string text : {"-0.0", "0.1", "0.3", "41.534", "999999999999999.9", "1.2.3", "1..2", "--1", "-.",
-                                 ".", "-", "1e3", "1.5e-3", "0x1p3", "inf", "nan", "1 ", " 1", "1.-2"}) {
+  for (const std::string text : {"-0.0", "0.1", "0.3", "41.534", "999999999999999.9", "1.2.3", "1..2", "--1", "-.", ".",
+                                 "-", "1e3", "1.5e-3", "0x1p3", "inf", "nan", "1 ", " 1", "1.-2"}) {
     EXPECT_TRUE(same(parse_double(text), reference(text))) << text;
   }
   EXPECT_EQ(parse_double("+2.5"), 2.5);

@@ -221,8 +221,8 @@ TEST(ExpressionComparison, IncompatibleTypesAndNullsGiveNull) {
 // eval() (which always evaluates) for every comparison, either way round, and for cells of every
 // type, ints at the limits, doubles and NaN among them.
 TEST(ExpressionComparison, FieldAgainstIntLiteralTestsAsEvaluated) {
-  const std::vector<Value> cells = {Int(0),   Int(399),     Int(400), Int(401), Int(kMin), Int(kMax), Dbl(400.0),
-                                    Dbl(400.5), Dbl(std::nan("")), kNull, Str("400"), Bool(true)};
+  const std::vector<Value> cells = {Int(0),     Int(399),   Int(400),          Int(401), Int(kMin),  Int(kMax),
+                                    Dbl(400.0), Dbl(400.5), Dbl(std::nan("")), kNull,    Str("400"), Bool(true)};
   for (const std::string op : {"=", "==", "!=", "<", "<=", ">", ">="}) {
     for (const std::string literal : {"400", "-5", "9223372036854775807", "0"}) {
       for (const std::string& text : {"x " + op + " " + literal, literal + " " + op + " x"}) {
