@@ -1,11 +1,15 @@
 #!/usr/bin/python3
 """The benchmark suite's checks and report (called by scripts/bench).
 
-  report.py check NAME=FILE:KIND ...
-      Compares the reference aggregates per (country, status) -- count, sum(bytes) and
-      mean(latency_ms) -- across outputs; KIND is `sluice` (sluice-client --json and
-      embedded_run) or `mlr` (Miller's JSON). Counts and sums must be equal, means within 1e-6
-      relative. Exits 1, listing the differences, when they are not.
+  report.py check --input CSV NAME=FILE:KIND ...
+      Compares the reference aggregates per (country, status) -- count, sum(bytes),
+      mean(latency_ms) and p99(latency_ms) -- across outputs; KIND is `sluice` (sluice-client
+      --json and embedded_run) or `mlr` (Miller's JSON). Counts and sums must be equal, means
+      within 1e-6 relative. A p99 is checked against the sorted latencies of its group, read from
+      the input CSV, at the rank its tool defines: Miller's must be the value at rank
+      floor(0.99 n), exactly; sluice's (and the seed server's) within DDSketch's relative accuracy
+      (1%) of the value at rank floor(0.99 (n - 1)). Exits 1, listing the differences, when they
+      do not agree.
 
   report.py report --meta META.json --times TIMES.tsv --out-dir DIR [--micro MICRO.json]
       TIMES.tsv holds one measurement a line: KEY<TAB>VALUE (seconds, or messages/s for the
@@ -13,7 +17,9 @@
       DIR/throughput.png (with gnuplot), prints the Markdown and the goals check.
 """
 import argparse
+import csv
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -28,25 +34,47 @@ def aggregates(path, kind):
     if kind == "mlr":
         for rec in data:
             out[(str(rec["country"]), int(rec["status"]))] = (int(rec["bytes_count"]), int(rec["bytes_sum"]),
-                                                               float(rec["latency_ms_mean"]))
+                                                               float(rec["latency_ms_mean"]),
+                                                               float(rec["latency_ms_p99"]))
         return out
     results = data["results"]
     if len(results) != 1:
         raise SystemExit(f"{path}: expected one result batch, got {len(results)}")
     cols = results[0]["columns"]
-    idx = {c: cols.index(c) for c in ("country", "status", "requests", "bytes", "mean_latency_ms")}
+    idx = {c: cols.index(c) for c in ("country", "status", "requests", "bytes", "mean_latency_ms", "p99_latency_ms")}
     for row in results[0]["rows"]:
         out[(str(row[idx["country"]]), int(row[idx["status"]]))] = (int(row[idx["requests"]]), int(row[idx["bytes"]]),
-                                                                     float(row[idx["mean_latency_ms"]]))
+                                                                     float(row[idx["mean_latency_ms"]]),
+                                                                     float(row[idx["p99_latency_ms"]]))
     return out
 
 
-def check(specs):
-    named = []
+P99_RELATIVE_ACCURACY = 0.01  # sluice's DDSketch default
+
+
+def exact_p99s(input_path):
+    """{(country, status): (n, p99 at sluice's rank, p99 at Miller's rank)} from the input CSV."""
+    latencies = {}
+    with open(input_path, newline="") as f:
+        for row in csv.DictReader(f):
+            status = int(row["status"])
+            if status >= 400:
+                latencies.setdefault((row["country"], status), []).append(float(row["latency_ms"]))
+    exact = {}
+    for key, values in latencies.items():
+        values.sort()
+        n = len(values)
+        exact[key] = (n, values[math.floor(0.99 * (n - 1))], values[min(n - 1, math.floor(0.99 * n))])
+    return exact
+
+
+def check(input_path, specs):
+    named, kinds = [], []
     for spec in specs:
         name, rest = spec.split("=", 1)
         path, kind = rest.rsplit(":", 1)
         named.append((name, aggregates(path, kind)))
+        kinds.append(kind)
     base_name, base = named[0]
     problems = []
     if not base:
@@ -56,18 +84,28 @@ def check(specs):
             if key not in other or key not in base:
                 problems.append(f"{name}: group {key} is {'missing' if key not in other else 'extra'} vs {base_name}")
                 continue
-            (c1, s1, m1), (c2, s2, m2) = base[key], other[key]
+            (c1, s1, m1, _), (c2, s2, m2, _) = base[key], other[key]
             if c1 != c2 or s1 != s2:
                 problems.append(f"{name}: group {key}: count/sum {c2}/{s2}, {base_name} has {c1}/{s1}")
             if abs(m1 - m2) > 1e-6 * max(abs(m1), abs(m2), 1e-300):
                 problems.append(f"{name}: group {key}: mean {m2!r}, {base_name} has {m1!r}")
+    exact = exact_p99s(input_path)
+    for (name, result), kind in zip(named, kinds):
+        for key, (count, _, _, p99) in sorted(result.items()):
+            n, sluice_rank, miller_rank = exact.get(key, (0, 0.0, 0.0))
+            if n != count:
+                problems.append(f"{name}: group {key}: {count} requests, the input has {n}")
+            elif kind == "mlr" and p99 != miller_rank:
+                problems.append(f"{name}: group {key}: p99 {p99!r}, the input's value at its rank is {miller_rank!r}")
+            elif kind != "mlr" and abs(p99 - sluice_rank) > P99_RELATIVE_ACCURACY * abs(sluice_rank) * (1 + 1e-9):
+                problems.append(f"{name}: group {key}: p99 {p99!r}, more than 1% from the input's {sluice_rank!r}")
     if problems:
         print("RESULTS DIFFER -- the timings would mean nothing:", file=sys.stderr)
         for p in problems[:40]:
             print("  " + p, file=sys.stderr)
         sys.exit(1)
     groups = len(base)
-    requests = sum(c for c, _, _ in base.values())
+    requests = sum(c for c, _, _, _ in base.values())
     print(f"results agree across {', '.join(n for n, _ in named)}: {groups} groups, {requests} requests with status >= 400")
 
 
@@ -272,6 +310,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     c = sub.add_parser("check")
+    c.add_argument("--input", required=True, help="the benchmark's CSV, for the exact p99 of each group")
     c.add_argument("specs", nargs="+")
     r = sub.add_parser("report")
     r.add_argument("--meta", required=True)
@@ -280,7 +319,7 @@ def main():
     r.add_argument("--micro")
     args = parser.parse_args()
     if args.command == "check":
-        check(args.specs)
+        check(args.input, args.specs)
     else:
         report(args)
 

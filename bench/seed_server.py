@@ -3,7 +3,9 @@
 the classic grpcio tutorials write a streaming server. The servicer iterates request_iterator,
 splits the chunks into lines, reads them with the csv module and aggregates in a dict; it
 computes what the `reference` pipeline computes (status >= 400, per country and status: count,
-sum of bytes, mean latency) and answers with the same Summary, so sluice-client drives it unchanged.
+sum of bytes, mean latency, and the exact p99 latency: the value at rank floor(0.99 (n - 1)) of the
+sorted latencies, the rank sluice's DDSketch estimates) and answers with the same Summary, so
+sluice-client drives it unchanged.
 
 Run with Debian's interpreter and python3-grpcio; the stubs come from protoc + grpc_python_plugin:
   /usr/bin/python3 bench/seed_server.py --stubs BUILD/bench/py --port-file FILE [--listen 127.0.0.1:0]
@@ -50,16 +52,19 @@ def main():
                     status = int(row["status"])
                     if status >= 400:
                         records_out += 1
-                        group = groups.setdefault((row["country"], status), {"count": 0, "bytes": 0, "latency": 0.0})
+                        group = groups.setdefault((row["country"], status),
+                                                  {"count": 0, "bytes": 0, "latency": 0.0, "latencies": []})
                         group["count"] += 1
                         group["bytes"] += int(row["bytes"])
-                        group["latency"] += float(row["latency_ms"])
+                        latency = float(row["latency_ms"])
+                        group["latency"] += latency
+                        group["latencies"].append(latency)
             if carry:
                 raise ValueError("input without a final newline is not handled by the seed server")
 
             summary = sluice_pb2.Summary(pipeline=pipeline)
             batch = summary.results.add()
-            batch.columns.extend(["country", "status", "requests", "bytes", "mean_latency_ms"])
+            batch.columns.extend(["country", "status", "requests", "bytes", "mean_latency_ms", "p99_latency_ms"])
             for (country, status), group in sorted(groups.items()):
                 row = batch.rows.add()
                 row.values.add(string_value=country)
@@ -67,6 +72,8 @@ def main():
                 row.values.add(int_value=group["count"])
                 row.values.add(int_value=group["bytes"])
                 row.values.add(double_value=group["latency"] / group["count"])
+                latencies = sorted(group["latencies"])
+                row.values.add(double_value=latencies[int(0.99 * (len(latencies) - 1))])
             counters = summary.counters
             counters.bytes_in = bytes_in
             counters.chunks_in = chunks_in
