@@ -1,15 +1,19 @@
 // Microbenchmarks of the hot stages of the reference pipeline, on the sample access log
-// (samples/access_log.csv, 2451 records): CSV parsing (the csv stage's Parser on one block),
+// (samples/access_log.csv, 2451 records): CSV parsing (the csv stage's Parser on one block), JSON
+// Lines parsing (the same records as JSON objects, through the jsonl stage with the same types),
 // filter evaluation (`status >= 400` over a parsed batch), group-by consume (the filtered batch
 // into the per-(country, status) aggregates), and framing (RecordFramer::push over 64 KiB chunks).
 // Built as `micro_benchmarks` with SLUICE_BUILD_BENCHMARKS; not run by ctest.
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <stdexcept>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <benchmark/benchmark.h>
+#include <nlohmann/json.hpp>
 
 #include "config/node.h"
 #include "core/framing.h"
@@ -27,6 +31,9 @@ struct Fixture {
   std::unique_ptr<pipeline::Parser> parser;
   RecordBatch parsed;                 // the block, parsed
   RecordBatch filtered;               // ... and filtered
+  pipeline::PipelinePtr jsonl_pipeline;  // just a jsonl stage with the reference pipeline's types
+  Block jsonl_block;                     // the parsed records again, one JSON object a line
+  std::unique_ptr<pipeline::Parser> jsonl_parser;
 
   Fixture() {
     // The reference pipeline, as the benchmark suite's gateway serves it.
@@ -43,6 +50,34 @@ struct Fixture {
     parser->parse(block, parsed);
     filtered = parsed;
     pipeline->transforms.at(0)->apply(filtered);
+
+    jsonl_block.buffer = to_jsonl(parsed);
+    jsonl_block.end = jsonl_block.buffer.size();
+    const config::Node jsonl_root = config::load_string(
+        "pipelines:\n  jsonl:\n    stages:\n      - type: jsonl\n"
+        "        types: {timestamp: int, user_id: int, status: int, latency_ms: double, bytes: int}\n");
+    jsonl_pipeline = pipeline::build_pipelines(jsonl_root.require("pipelines", "jsonl"),
+                                               pipeline::StageRegistry::with_builtins())
+                         .at("jsonl");
+    jsonl_parser = jsonl_pipeline->parse->start_stream();
+    jsonl_parser->prepare(jsonl_block);
+  }
+
+  // One JSON object a row, keyed by column name, the values as they were parsed (nulls left out).
+  static std::string to_jsonl(const RecordBatch& batch) {
+    std::string out;
+    for (size_t r = 0; r < batch.rows(); ++r) {
+      nlohmann::ordered_json object = nlohmann::ordered_json::object();
+      for (size_t c = 0; c < batch.width(); ++c) {
+        const Value& v = batch.row(r)[c];
+        const std::string& name = batch.schema->names()[c];
+        if (const auto* i = std::get_if<int64_t>(&v)) object[name] = *i;
+        if (const auto* d = std::get_if<double>(&v)) object[name] = *d;
+        if (const auto* text = std::get_if<std::string>(&v)) object[name] = *text;
+      }
+      out += object.dump() + "\n";
+    }
+    return out;
   }
 };
 
@@ -64,6 +99,21 @@ void BM_CsvParse(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * rows));
 }
 BENCHMARK(BM_CsvParse);
+
+void BM_JsonlParse(benchmark::State& state) {
+  const Fixture& f = fixture();
+  size_t rows = 0;
+  for (auto _ : state) {
+    RecordBatch batch;
+    f.jsonl_parser->parse(f.jsonl_block, batch);
+    rows = batch.rows();
+    benchmark::DoNotOptimize(batch.cells.data());
+  }
+  if (rows != f.parsed.rows()) state.SkipWithError("the JSON Lines block did not give back every record");
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * f.jsonl_block.size()));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * rows));
+}
+BENCHMARK(BM_JsonlParse);
 
 void BM_Filter(benchmark::State& state) {
   const Fixture& f = fixture();
