@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "support/pipeline_harness.h"
@@ -75,40 +76,45 @@ TEST(CsvParse, QuotedMultiByteTextWithNewlinesSurvivesEveryChunkSplit) {
 
 // Records of every shape the reader tells apart (plain fields longer and shorter than its 16-byte
 // windows, quoted ones with delimiters, "" and newlines, empty fields, CRLF and LF), written from
-// fields the test chose, so the expected rows are known without parsing.
+// fields the test chose, so the expected rows are known without parsing; with the default
+// delimiter and two others.
 TEST(CsvParse, RandomRecordsOfEveryShapeGiveBackTheirFieldsForManyChunkSizes) {
   std::mt19937 random(7);
   const auto pick = [&](size_t n) { return static_cast<size_t>(random() % n); };
-  const std::string plain_chars = "abcxyz0189 ._-/;:";
-  const std::string quoted_chars = "ab ,\n\"\r9";
-  std::string input = "a,b,c,d\n";
-  std::vector<std::vector<Value>> expected;
-  for (int record = 0; record < 400; ++record) {
-    std::vector<Value>& row = expected.emplace_back();
-    for (int field = 0; field < 4; ++field) {
-      if (field > 0) input += ',';
-      std::string text;
-      const size_t length = pick(4) == 0 ? 0 : pick(40);
-      if (pick(5) == 0) {
-        for (size_t i = 0; i < length; ++i) text += quoted_chars[pick(quoted_chars.size())];
-        input += '"';
-        for (char c : text) input += c == '"' ? std::string("\"\"") : std::string(1, c);
-        input += '"';
-        row.emplace_back(text);
-      } else {
-        for (size_t i = 0; i < length; ++i) text += plain_chars[pick(plain_chars.size())];
-        input += text;
-        row.push_back(text.empty() ? Value{} : Value{text});
+  for (const char delimiter : {',', '\t', '|'}) {
+    SCOPED_TRACE(std::string("delimiter ") + delimiter);
+    const std::string plain_chars = "abcxyz0189 ._-/;:";
+    const std::string quoted_chars = std::string("ab ,\n\"\r9") + delimiter;
+    std::string input = fmt::format("a{0}b{0}c{0}d\n", delimiter);
+    std::vector<std::vector<Value>> expected;
+    for (int record = 0; record < 400; ++record) {
+      std::vector<Value>& row = expected.emplace_back();
+      for (int field = 0; field < 4; ++field) {
+        if (field > 0) input += delimiter;
+        std::string text;
+        const size_t length = pick(4) == 0 ? 0 : pick(40);
+        if (pick(5) == 0) {
+          for (size_t i = 0; i < length; ++i) text += quoted_chars[pick(quoted_chars.size())];
+          input += '"';
+          for (char c : text) input += c == '"' ? std::string("\"\"") : std::string(1, c);
+          input += '"';
+          row.emplace_back(text);
+        } else {
+          for (size_t i = 0; i < length; ++i) text += plain_chars[pick(plain_chars.size())];
+          input += text;
+          row.push_back(text.empty() ? Value{} : Value{text});
+        }
       }
+      input += pick(3) == 0 ? "\r\n" : "\n";
     }
-    input += pick(3) == 0 ? "\r\n" : "\n";
-  }
-  input.pop_back();  // the last record ends the input without its '\n' (a '\r' may be left)
-  if (input.back() == '\r') input.pop_back();
-  const auto pipeline = csv_pipeline("", "fail");
-  for (size_t chunk : {1, 2, 15, 16, 17, 33, 64, 1000, 65536}) {
-    SCOPED_TRACE(chunk);
-    EXPECT_EQ(all_rows(run_chunked(pipeline, input, chunk).results), expected);
+    input.pop_back();  // the last record ends the input without its '\n' (a '\r' may be left)
+    if (input.back() == '\r') input.pop_back();
+    const std::string quoted_delimiter = delimiter == '\t' ? "\"\\t\"" : fmt::format("\"{}\"", delimiter);
+    const auto pipeline = csv_pipeline("    delimiter: " + quoted_delimiter + "\n", "fail");
+    for (size_t chunk : {1, 2, 15, 16, 17, 33, 64, 1000, 65536}) {
+      SCOPED_TRACE(chunk);
+      EXPECT_EQ(all_rows(run_chunked(pipeline, input, chunk).results), expected);
+    }
   }
 }
 
