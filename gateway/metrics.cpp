@@ -38,7 +38,11 @@ GatewayMetrics::GatewayMetrics(const std::vector<std::string>& pipelines)
                        .Name("sluice_read_pauses_total")
                        .Help("Times a stream stopped reading because its in-flight budget was full (backpressure)")
                        .Register(*registry_)
-                       .Add({})) {
+                       .Add({})),
+      calls_unauthenticated_(BuildCounter()
+                                 .Name("sluice_calls_unauthenticated_total")
+                                 .Help("Calls refused for a missing or wrong bearer token, by method")
+                                 .Register(*registry_)) {
   BuildGauge()
       .Name("sluice_build_info")
       .Help("The gateway's version")
@@ -110,6 +114,10 @@ void GatewayMetrics::chunk_received(const std::string& pipeline, size_t bytes) {
 }
 
 void GatewayMetrics::read_paused() { read_pauses_.Increment(); }
+
+void GatewayMetrics::call_unauthenticated(std::string_view method) {
+  calls_unauthenticated_.Add({{"method", std::string(method)}}).Increment();
+}
 
 void GatewayMetrics::stream_finished(const std::string& pipeline, ErrorCode code, const pipeline::Counters& counters,
                                      std::chrono::steady_clock::duration elapsed) {

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "core/error.h"
@@ -32,6 +33,9 @@ class GatewayMetrics {
   void stream_started(const std::string& pipeline);
   void chunk_received(const std::string& pipeline, size_t bytes);
   void read_paused();
+  // A call refused before it started for a missing or wrong bearer token; `method` is the
+  // sluice.v1 method's name (a fixed set, so the series stay bounded).
+  void call_unauthenticated(std::string_view method);
   // `counters` are the stream's final counts. `pipeline` is empty for a call refused before its
   // stream opened (unknown pipeline, over a limit, no header): only its status is counted.
   void stream_finished(const std::string& pipeline, ErrorCode code, const pipeline::Counters& counters,
@@ -45,6 +49,7 @@ class GatewayMetrics {
   prometheus::Family<prometheus::Counter>& streams_finished_;
   prometheus::Gauge& streams_active_;
   prometheus::Counter& read_pauses_;
+  prometheus::Family<prometheus::Counter>& calls_unauthenticated_;
   std::unordered_map<std::string, std::unique_ptr<PerPipeline>> pipelines_;  // fixed after construction
   std::unique_ptr<prometheus::Exposer> exposer_;
 };

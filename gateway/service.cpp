@@ -130,10 +130,11 @@ class RejectedCall final : public Reactor {
 // other services and stay open: load balancers probe health without credentials, and reflection
 // serves only the public proto schema, no data or config.
 template <typename Reactor, typename Serve>
-Reactor* authenticated(const GatewayState& state, std::string_view method, grpc::CallbackServerContext* context,
+Reactor* authenticated(GatewayState& state, std::string_view method, grpc::CallbackServerContext* context,
                        Serve serve) {
   const grpc::Status status = authenticate(state.config.server.auth_tokens, *context);
   if (status.ok()) return serve();
+  state.metrics.call_unauthenticated(method);
   spdlog::warn("call rejected method={} peer={} status=UNAUTHENTICATED message=\"{}\"", method, context->peer(),
                status.error_message());
   return new RejectedCall<Reactor>(status);

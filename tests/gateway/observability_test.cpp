@@ -100,6 +100,27 @@ TEST(Metrics, CountStreamsBytesRecordsAndStatusesPerPipeline) {
   EXPECT_EQ(sample(after, "sluice_stream_duration_seconds_count", {"pipeline=\"errors\""}), 1.0);
 }
 
+TEST(Metrics, CountCallsRefusedForTheirTokenByMethod) {
+  TestGateway gateway(config_with("  metrics: {listen: '127.0.0.1:0'}\n  auth: {tokens: [right-token]}\n"));
+  const int port = gateway.server().metrics_port();
+  ASSERT_GT(port, 0);
+  const CallOptions call{.timeout = std::chrono::seconds(30)};
+  Client without_token(Client::connect({.target = gateway.address()}));
+  Client wrong_token(Client::connect({.target = gateway.address(), .token = "wrong-token"}));
+  Client right_token(Client::connect({.target = gateway.address(), .token = "right-token"}));
+  const std::string csv = to_csv(make_access_records(100, 3));
+  EXPECT_THROW(without_token.describe(call), Error);
+  EXPECT_THROW(without_token.upload(header_for("errors"), chunks_of(csv, 500), call), Error);
+  EXPECT_THROW(wrong_token.upload(header_for("errors"), chunks_of(csv, 500), call), Error);
+  right_token.describe(call);
+  right_token.upload(header_for("errors"), chunks_of(csv, 500), call);
+
+  const std::string metrics = http_get(port, "/metrics");
+  EXPECT_EQ(sample(metrics, "sluice_calls_unauthenticated_total", {"method=\"Describe\""}), 1.0) << metrics;
+  EXPECT_EQ(sample(metrics, "sluice_calls_unauthenticated_total", {"method=\"Upload\""}), 2.0) << metrics;
+  EXPECT_EQ(sample(metrics, "sluice_streams_started_total", {"pipeline=\"errors\""}), 1.0) << metrics;
+}
+
 TEST(Metrics, AreOffUnlessConfiguredAndTheirKeysAreStrict) {
   TestGateway gateway(config_with(""));
   EXPECT_EQ(gateway.server().metrics_port(), 0);
