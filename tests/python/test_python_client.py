@@ -4,7 +4,8 @@
 This test uses none of our C++ code. It generates Python stubs from proto/sluice/v1/sluice.proto
 with protoc and grpc_python_plugin, starts the real sluice-gateway binary on a config the test
 writes, and talks to it with Debian's python3-grpcio. It checks each of the API's four call
-shapes, the error statuses, gRPC health and reflection, and a SIGTERM drain.
+shapes, the error statuses, gRPC health and reflection, TLS with a bearer token, and a SIGTERM
+drain.
 
 The expected results are computed in Python from the rows the test generates. They are never
 parsed back from the server's output.
@@ -234,7 +235,8 @@ def expected_detail_records(rows):
     return [[row[c] for c in COLUMNS] for row in rows if detail_filter(row)]
 
 
-def config_yaml(data_dir, listen="127.0.0.1:0"):
+def config_yaml(data_dir, listen="127.0.0.1:0", server_extra=""):
+    """The test's gateway config; server_extra holds more `server:` lines, indented by two spaces."""
     return textwrap.dedent("""\
         server:
           listen: {listen}
@@ -242,7 +244,7 @@ def config_yaml(data_dir, listen="127.0.0.1:0"):
           max_message_bytes: 4MiB
           max_concurrent_streams: 32
           stream_limits: {{max_chunks_in_flight: 4, max_bytes_in_flight: 1MiB, max_pending_results: 8}}
-        pipelines:
+        {server_extra}pipelines:
           http_errors:
             description: errors per country and status
             on_error: skip
@@ -264,7 +266,7 @@ def config_yaml(data_dir, listen="127.0.0.1:0"):
                 types: {{id: int, timestamp: int, status: int, latency_ms: double, bytes: int}}
               - type: filter
                 where: "country == 'Korea, Republic of' or status >= 500"
-        """).format(listen=listen, data_dir=data_dir)
+        """).format(listen=listen, data_dir=data_dir, server_extra=server_extra)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -388,6 +390,23 @@ def open_channel(target):
     return channel
 
 
+def close_and_stop(channel, gateway):
+    """Closes the channel, then stops the gateway with SIGTERM, which must make it exit with 0."""
+    channel.close()
+    code = gateway.terminate()
+    if code != 0:
+        raise AssertionError("sluice-gateway exited with {} after SIGTERM (expected 0):\n{}".format(
+            code, gateway.log_text()))
+
+
+def health_check(channel):
+    """The standard health service's Check method on `channel`."""
+    return channel.unary_unary(
+        "/grpc.health.v1.Health/Check",
+        request_serializer=health_pb.HealthCheckRequest.SerializeToString,
+        response_deserializer=health_pb.HealthCheckResponse.FromString)
+
+
 def setUpModule():
     global WORK, pb, pb_grpc, health_pb, reflection_pb
     WORK = tempfile.mkdtemp(prefix="sluice-python-client-")
@@ -426,11 +445,7 @@ class PythonClientTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.channel.close()
-        code = cls.gateway.terminate()
-        if code != 0:
-            raise AssertionError("sluice-gateway exited with {} after SIGTERM (expected 0):\n{}".format(
-                code, cls.gateway.log_text()))
+        close_and_stop(cls.channel, cls.gateway)
 
     def assertStatus(self, error, code, *fragments):
         self.assertIsInstance(error, grpc.RpcError)
@@ -629,10 +644,7 @@ class PythonClientTest(unittest.TestCase):
     # --- health and reflection ---------------------------------------------------------------
 
     def test_health(self):
-        check = self.channel.unary_unary(
-            "/grpc.health.v1.Health/Check",
-            request_serializer=health_pb.HealthCheckRequest.SerializeToString,
-            response_deserializer=health_pb.HealthCheckResponse.FromString)
+        check = health_check(self.channel)
         answer = check(health_pb.HealthCheckRequest(service=""), timeout=RPC_TIMEOUT)
         self.assertEqual(answer.status, health_pb.HealthCheckResponse.SERVING)
         with self.assertRaises(grpc.RpcError) as caught:
@@ -667,6 +679,87 @@ class PythonClientTest(unittest.TestCase):
             "Process": (True, True),
             "ProcessFile": (False, True),
         })
+
+
+TOKEN = "python-s3cret_1"
+
+
+def make_pki(directory):
+    """A throwaway CA and its server certificate for localhost and 127.0.0.1 (the openssl CLI)."""
+    def openssl(*args):
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True, timeout=60)
+
+    ec_key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    openssl("req", "-x509", *ec_key, "-days", "2", "-subj", "/CN=python-test-ca",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign",
+            "-keyout", "ca.key", "-out", "ca.pem")
+    with open(os.path.join(directory, "server.ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    openssl("req", "-new", *ec_key, "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", "1",
+            "-days", "2", "-extfile", "server.ext", "-out", "server.pem")
+
+
+class TlsAndTokenTest(unittest.TestCase):
+    """A gateway with TLS and a bearer token, as grpcio reaches it: channel credentials from the
+    CA's certificate, and the token as `authorization` call metadata."""
+
+    @classmethod
+    def setUpClass(cls):
+        pki = os.path.join(WORK, "pki")
+        os.makedirs(pki)
+        make_pki(pki)
+        security = "  tls: {{cert: {0}/server.pem, key: {0}/server.key}}\n  auth: {{tokens: [{1}]}}\n".format(
+            pki, TOKEN)
+        cls.gateway = Gateway(WORK, "tls", config_yaml(pki, server_extra=security))
+        with open(os.path.join(pki, "ca.pem"), "rb") as f:
+            cls.channel = grpc.secure_channel(cls.gateway.target, grpc.ssl_channel_credentials(root_certificates=f.read()))
+        grpc.channel_ready_future(cls.channel).result(timeout=STARTUP_SECONDS)
+        cls.stub = pb_grpc.SluiceStub(cls.channel)
+        cls.rows = generate_rows(400, seed=5)
+        cls.data = csv_bytes(cls.rows)
+
+    @classmethod
+    def tearDownClass(cls):
+        close_and_stop(cls.channel, cls.gateway)
+
+    def upload(self, metadata):
+        return self.stub.Upload(input_messages("http_errors", chunked(self.data, 1000)), metadata=metadata,
+                                timeout=RPC_TIMEOUT)
+
+    def test_the_token_opens_every_call_shape(self):
+        metadata = [("authorization", "Bearer " + TOKEN)]
+        self.assertTrue(self.stub.Describe(pb.DescribeRequest(), metadata=metadata, timeout=RPC_TIMEOUT).version)
+        expected = expected_errors_by_country_status(self.rows)
+        self.assertEqual(aggregates_of(self.upload(metadata).results), expected)
+        responses = list(self.stub.Process(input_messages("http_errors", chunked(self.data, 700)),
+                                           metadata=metadata, timeout=RPC_TIMEOUT))
+        self.assertEqual(aggregates_of([m.batch for m in responses if m.WhichOneof("kind") == "batch"]), expected)
+
+    def test_a_missing_or_wrong_token_is_unauthenticated(self):
+        for label, metadata in (("missing", []), ("wrong", [("authorization", "Bearer not-" + TOKEN)])):
+            with self.subTest(token=label):
+                for call in (lambda: self.stub.Describe(pb.DescribeRequest(), metadata=metadata, timeout=RPC_TIMEOUT),
+                             lambda: self.upload(metadata)):
+                    with self.assertRaises(grpc.RpcError) as caught:
+                        call()
+                    self.assertEqual(caught.exception.code(), grpc.StatusCode.UNAUTHENTICATED,
+                                     caught.exception.details())
+
+    def test_health_needs_no_token(self):
+        check = health_check(self.channel)
+        answer = check(health_pb.HealthCheckRequest(service=""), timeout=RPC_TIMEOUT)
+        self.assertEqual(answer.status, health_pb.HealthCheckResponse.SERVING)
+
+    def test_plaintext_is_refused(self):
+        channel = grpc.insecure_channel(self.gateway.target)
+        try:
+            with self.assertRaises(grpc.RpcError) as caught:
+                pb_grpc.SluiceStub(channel).Describe(pb.DescribeRequest(),
+                                                     metadata=[("authorization", "Bearer " + TOKEN)], timeout=10)
+            self.assertEqual(caught.exception.code(), grpc.StatusCode.UNAVAILABLE, caught.exception.details())
+        finally:
+            channel.close()
 
 
 class ShutdownTest(unittest.TestCase):
