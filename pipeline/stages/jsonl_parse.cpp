@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "core/byte_scan.h"
 #include "core/error.h"
 #include "pipeline/stages/parse_support.h"
 
@@ -259,7 +260,7 @@ class JsonlParser : public Parser {
       out.schema = projection->schema();
       // Room for a row per line: growing the vector of cells would move every value already in it.
       const std::string_view text = block.text();
-      const size_t lines = static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
+      const size_t lines = static_cast<size_t>(count_newlines(text)) + 1;
       out.cells.reserve(lines * projection->schema()->size());
       out.origins.reserve(lines);
     }
