@@ -23,7 +23,8 @@
 // DOM also validates the whole line, so a malformed value under an unused key still rejects the
 // record. The whole parse() on the same lines in 1 MiB blocks, one thread: ~1.5 us/line flattened
 // to 11 columns, ~0.9 us/line picking 4 `fields`; beyond simdjson, the time goes mostly to the
-// path lookups and the freshly allocated cells.
+// path lookups (since skipped for keys that come where they came in the previous record) and the
+// freshly allocated cells.
 namespace dom = simdjson::dom;
 
 namespace sluice::pipeline {
@@ -168,10 +169,22 @@ class JsonlProjection {
 
   const SchemaPtr& schema() const { return schema_; }
 
+  // What a key's path is to the projection: the column it fills (-1: none), and whether columns
+  // lie below it.
+  struct PathRole {
+    int column = -1;
+    bool parent = false;
+  };
+
   // Reused across the records of one parse() call.
   struct Scratch {
     std::string path;
     std::vector<std::optional<dom::element>> found;
+    // The path and role of the k-th key visited in the previous record: the records of a stream
+    // mostly repeat their keys in the same order, and a path met again at the same place needs
+    // only a comparison, not the hash lookups.
+    std::vector<std::pair<std::string, PathRole>> roles;
+    size_t visited = 0;
   };
 
   // Appends the record's row to `out`, or its rejection when a typed value does not convert.
@@ -180,7 +193,8 @@ class JsonlProjection {
     const size_t width = types_.size();
     scratch.found.assign(width, std::nullopt);
     scratch.path.clear();
-    locate(object, scratch.path, scratch.found);
+    scratch.visited = 0;
+    locate(object, scratch);
     const size_t row_begin = out.cells.size();
     for (size_t i = 0; i < width; ++i) {
       const std::optional<dom::element>& element = scratch.found[i];
@@ -204,21 +218,36 @@ class JsonlProjection {
   }
 
  private:
-  // Notes the element of each column under `object`, whose own path is `path` (with its trailing
-  // dot, or empty for the record). Objects are descended into only on the way to a column.
-  void locate(dom::object object, std::string& path, std::vector<std::optional<dom::element>>& found) const {
+  // Notes the element of each column under `object`, whose own path is scratch.path (with its
+  // trailing dot, or empty for the record). Objects are descended into only on the way to a column.
+  void locate(dom::object object, Scratch& scratch) const {
+    std::string& path = scratch.path;
     const size_t prefix_length = path.size();
     for (const dom::key_value_pair field : object) {
       path.resize(prefix_length);
       path += field.key;
-      if (auto column = column_of_path_.find(path); column != column_of_path_.end()) found[column->second] = field.value;
+      const PathRole role = role_of(path, scratch);
+      if (role.column >= 0) scratch.found[static_cast<size_t>(role.column)] = field.value;
       dom::object child;
-      if (field.value.get_object().get(child) == simdjson::SUCCESS && parents_.contains(path)) {
+      if (role.parent && field.value.get_object().get(child) == simdjson::SUCCESS) {
         path += '.';
-        locate(child, path, found);
+        locate(child, scratch);
       }
     }
     path.resize(prefix_length);
+  }
+
+  PathRole role_of(const std::string& path, Scratch& scratch) const {
+    const size_t k = scratch.visited++;
+    if (k < scratch.roles.size() && scratch.roles[k].first == path) return scratch.roles[k].second;
+    PathRole role;
+    if (auto column = column_of_path_.find(path); column != column_of_path_.end()) {
+      role.column = static_cast<int>(column->second);
+    }
+    role.parent = parents_.contains(path);
+    if (k >= scratch.roles.size()) scratch.roles.resize(k + 1);
+    scratch.roles[k] = {path, role};
+    return role;
   }
 
   std::unordered_map<std::string, size_t, StringHash, std::equal_to<>> column_of_path_;

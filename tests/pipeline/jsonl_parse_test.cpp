@@ -1,5 +1,8 @@
 #include "pipeline/stages/jsonl_parse.h"
 
+#include <algorithm>
+#include <random>
+
 #include <gtest/gtest.h>
 
 #include "support/access_log.h"
@@ -94,6 +97,56 @@ TEST(JsonlParse, FieldsPickDottedPathsInOrderAndMissingOnesAreNull) {
       {kNull, kNull, kNull, kNull, Str("[1,{\"k\":\"v\"}]")},
   };
   EXPECT_EQ(all_rows(run.results), expected);
+}
+
+// Records whose keys come in a random order, some missing, some extra, with a nested object that
+// is sometimes a string instead, all in one block and cut into chunks: the parser remembers the
+// previous record's keys, and a change of shape must never put a value in the wrong column.
+TEST(JsonlParse, KeysInAnyOrderAndShapeFillTheirOwnColumns) {
+  std::mt19937 random(3);
+  const auto pick = [&](size_t n) { return static_cast<size_t>(random() % n); };
+  std::string input;
+  Rows expected;
+  for (int record = 0; record < 300; ++record) {
+    std::vector<std::pair<std::string, std::string>> members;   // key, JSON text
+    std::vector<Value>& row = expected.emplace_back(4, kNull);  // a, b, req.host, req.m
+    if (pick(4) != 0) {
+      members.emplace_back("a", std::to_string(record));
+      row[0] = Int(record);
+    }
+    if (pick(4) != 0) {
+      members.emplace_back("b", "\"b" + std::to_string(record) + "\"");
+      row[1] = Str("b" + std::to_string(record));
+    }
+    if (pick(5) == 0) {
+      members.emplace_back("req", "\"flat\"");  // not an object: req.host and req.m are missing
+    } else if (pick(4) != 0) {
+      std::vector<std::string> inner;
+      if (pick(3) != 0) {
+        inner.push_back("\"host\":\"h" + std::to_string(record) + "\"");
+        row[2] = Str("h" + std::to_string(record));
+      }
+      if (pick(3) != 0) {
+        inner.push_back("\"m\":" + std::to_string(record % 7));
+        row[3] = Int(record % 7);
+      }
+      if (pick(2) == 0) inner.push_back("\"x\":{\"host\":1}");
+      std::shuffle(inner.begin(), inner.end(), random);
+      std::string object = "{";
+      for (const std::string& member : inner) object += (object.size() > 1 ? "," : "") + member;
+      members.emplace_back("req", object + "}");
+    }
+    if (pick(3) == 0) members.emplace_back("host", "\"top\"");  // same key as req.host, other path
+    std::shuffle(members.begin(), members.end(), random);
+    std::string line = "{";
+    for (const auto& [key, text] : members) line += (line.size() > 1 ? "," : "") + ("\"" + key + "\":" + text);
+    input += line + "}\n";
+  }
+  const auto pipeline = jsonl_pipeline("    fields: [a, b, req.host, req.m]\n", "fail");
+  for (size_t chunk : {size_t{7}, size_t{100}, size_t{1} << 20}) {
+    SCOPED_TRACE(chunk);
+    EXPECT_EQ(all_rows(run_chunked(pipeline, input, chunk).results), expected);
+  }
 }
 
 TEST(JsonlParse, ValuesKeepTheirJsonTypes) {
