@@ -98,7 +98,10 @@ const std::vector<pipeline::PipelinePtr>& pipelines() {
 
 // No backpressure: the whole input is queued at once, so that a run costs one wait rather than
 // one hand-off between threads per tiny chunk (the budget itself is the engine tests' concern).
+// Small chunks then run on the pushing thread (see Stream::push); kThroughTheGraph sends every
+// chunk through the graph's nodes instead, and both must give the same outcome.
 constexpr pipeline::StreamLimits kUnbounded{SIZE_MAX, SIZE_MAX, SIZE_MAX};
+constexpr pipeline::StreamLimits kThroughTheGraph{SIZE_MAX, SIZE_MAX, SIZE_MAX, 0};
 
 [[noreturn]] void fail(const std::string& what) {
   std::fprintf(stderr, "fuzz_parse: %s\n", what.c_str());
@@ -137,12 +140,13 @@ void check_accounting(const pipeline::Counters& c, uint64_t input_bytes) {
 
 // Runs `input` cut at the sizes that `next_size` returns.
 template <typename NextSize>
-Outcome run(const pipeline::PipelinePtr& pipeline, bool ordered, std::string_view input, NextSize next_size) {
+Outcome run(const pipeline::PipelinePtr& pipeline, const pipeline::StreamLimits& limits, bool ordered,
+            std::string_view input, NextSize next_size) {
   Outcome outcome;
   size_t pos = 0;
   try {
     const pipeline::Summary summary = pipeline::run_stream(
-        pipeline, kUnbounded,
+        pipeline, limits,
         [&](std::string& chunk) {
           if (pos >= input.size()) return false;
           chunk.assign(input.substr(pos, next_size()));
@@ -170,15 +174,17 @@ Outcome run(const pipeline::PipelinePtr& pipeline, bool ordered, std::string_vie
   return outcome;
 }
 
-void expect_same(const Outcome& whole, const Outcome& chunked) {
+void expect_same(const Outcome& whole, const Outcome& chunked, std::string_view how) {
   if (whole.failed != chunked.failed) {
-    fail(fmt::format("one chunk {}, small chunks {}", whole.failed ? "failed: " + whole.error : "succeeded",
+    fail(fmt::format("one chunk {}, small chunks {} {}", whole.failed ? "failed: " + whole.error : "succeeded", how,
                      chunked.failed ? "failed: " + chunked.error : "succeeded"));
   }
   if (whole.failed) return;  // with several errors, which one wins depends on the chunking
-  if (whole.counters != chunked.counters) fail(fmt::format("counters\n  {}\nvs\n  {}", whole.counters, chunked.counters));
+  if (whole.counters != chunked.counters) {
+    fail(fmt::format("counters {}\n  {}\nvs\n  {}", how, whole.counters, chunked.counters));
+  }
   if (whole.dead_letters != chunked.dead_letters) {
-    fail(fmt::format("dead letters\n{}vs\n{}", whole.dead_letters, chunked.dead_letters));
+    fail(fmt::format("dead letters {}\n{}vs\n{}", how, whole.dead_letters, chunked.dead_letters));
   }
   if (whole.rows != chunked.rows) {
     std::string diff;
@@ -187,7 +193,7 @@ void expect_same(const Outcome& whole, const Outcome& chunked) {
       const std::string b = i < chunked.rows.size() ? chunked.rows[i] : "(none)";
       if (a != b) diff += fmt::format("  row {}: {}\n     vs: {}\n", i, a, b);
     }
-    fail("results differ between one chunk and small chunks:\n" + diff);
+    fail(fmt::format("results differ between one chunk and small chunks {}:\n{}", how, diff));
   }
 }
 
@@ -197,15 +203,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
   const FuzzPipeline& choice = kPipelines[data[0] % kPipelineCount];
   const pipeline::PipelinePtr& pipeline = pipelines()[data[0] % kPipelineCount];
-  uint32_t chunk_seed = data[1];
+  const uint32_t chunk_seed = data[1];
   const std::string_view input(reinterpret_cast<const char*>(data) + 2, size - 2);
 
-  const Outcome whole = run(pipeline, choice.ordered, input, [&] { return input.size(); });
+  const Outcome whole = run(pipeline, kThroughTheGraph, choice.ordered, input, [&] { return input.size(); });
   // Chunks of 1 to 16 bytes from a small LCG, so that every boundary position gets exercised.
-  const Outcome chunked = run(pipeline, choice.ordered, input, [&] {
-    chunk_seed = chunk_seed * 1103515245u + 12345u;
-    return size_t{1} + (chunk_seed >> 16) % 16;
-  });
-  expect_same(whole, chunked);
+  const auto small_chunks = [seed = chunk_seed]() mutable {
+    seed = seed * 1103515245u + 12345u;
+    return size_t{1} + (seed >> 16) % 16;
+  };
+  expect_same(whole, run(pipeline, kThroughTheGraph, choice.ordered, input, small_chunks), "through the graph");
+  expect_same(whole, run(pipeline, kUnbounded, choice.ordered, input, small_chunks), "on the pushing thread");
   return 0;
 }

@@ -29,11 +29,13 @@ uint64_t positive_bytes(const config::Node& node) {
 }
 
 pipeline::StreamLimits parse_stream_limits(const config::Node& node) {
-  node.expect_keys({"max_chunks_in_flight", "max_bytes_in_flight", "max_pending_results"}, "stream_limits");
+  node.expect_keys({"max_chunks_in_flight", "max_bytes_in_flight", "max_pending_results", "max_inline_chunk_bytes"},
+                   "stream_limits");
   pipeline::StreamLimits limits;
   if (auto n = node.get("max_chunks_in_flight")) limits.max_chunks_in_flight = positive_u32(*n);
   if (auto n = node.get("max_bytes_in_flight")) limits.max_bytes_in_flight = positive_bytes(*n);
   if (auto n = node.get("max_pending_results")) limits.max_pending_results = positive_u32(*n);
+  if (auto n = node.get("max_inline_chunk_bytes")) limits.max_inline_chunk_bytes = n->as_bytes();
   return limits;
 }
 

@@ -96,6 +96,9 @@ struct StreamGraph {
   flow::graph graph{context};
 
   char bodies_done = 0;  // TSan marker: node bodies release it, close() acquires it after waiting
+  Stream& stream;
+  const Pipeline& pipeline;
+  const size_t parallelism;
   RecordFramer framer;
   std::unique_ptr<Parser> parser;
   std::unique_ptr<PartitionedAggregator> partitioned;  // the aggregate split by key, if it can be
@@ -113,30 +116,35 @@ struct StreamGraph {
   flow::multifunction_node<WorkPtr, std::tuple<WorkPtr>> sink;
   std::vector<std::unique_ptr<flow::function_node<WorkPtr>>> partitions;  // partitioned aggregate
 
-  // The whole pipeline's shape, in one place.
-  StreamGraph(Stream& stream, const Pipeline& pipeline, size_t parallelism)
-      : framer(pipeline.parse->framing(), pipeline.options.max_record_bytes),
+  // The whole pipeline's shape, in one place. Each node's body first receives its message's
+  // hand-off: the captures it then reads were written by the thread that built the graph.
+  StreamGraph(Stream& s, const Pipeline& p, size_t parallel)
+      : stream(s),
+        pipeline(p),
+        parallelism(parallel),
+        framer(pipeline.parse->framing(), pipeline.options.max_record_bytes),
         parser(pipeline.parse->start_stream()),
         partitioned(pipeline.aggregate ? pipeline.aggregate->start_partitioned(parallelism) : nullptr),
         aggregator(pipeline.aggregate && !partitioned ? pipeline.aggregate->start_stream() : nullptr),
         frame(graph, flow::serial,
-              [this, &stream](const InputPtr& input, auto& ports) {
+              [this](const InputPtr& input, auto& ports) {
                 handoff_receive(input.get());
-                one_at_a_time(&frame, [&] { cut_blocks(stream, *input, std::get<0>(ports)); });
-                handoff_send(&bodies_done);
+                frame_body(*input, [&](WorkPtr work) {
+                  work->seq = next_seq++;
+                  handoff_send(work.get());
+                  std::get<0>(ports).try_put(std::move(work));
+                });
               }),
         parse(graph, parallelism,
-              [this, &stream](const WorkPtr& work) {
-                stream.run_body(*work, [&](Work& w) {
-                  parser->parse(w.block, w.batch);
-                  w.records_parsed = w.batch.rows() + w.batch.rejections.size();
-                  w.block = Block{};  // the text is no longer needed; free it early
-                });
+              [this](const WorkPtr& work) {
+                handoff_receive(work.get());
+                parse_body(*work);
                 return work;
               }),
         sequence(graph, [](const WorkPtr& work) { return work->seq; }),
-        sink(graph, flow::serial, [this, &stream](const WorkPtr& work, auto& ports) {
-          stream.run_body(*work, [&](Work& w) { one_at_a_time(&sink, [&] { stream.sink(w); }); });
+        sink(graph, flow::serial, [this](const WorkPtr& work, auto& ports) {
+          handoff_receive(work.get());
+          sink_body(*work);
           std::get<0>(ports).try_put(work);
         }) {
     if (pipeline.fields_read) parser->read_only(*pipeline.fields_read);
@@ -144,21 +152,18 @@ struct StreamGraph {
     flow::make_edge(flow::output_port<0>(frame), parse);
     for (const auto& transform : pipeline.transforms) {
       transforms.push_back(
-          std::make_unique<WorkNode>(graph, parallelism, [&stream, stage = transform.get()](const WorkPtr& work) {
-            stream.run_body(*work, [&](Work& w) { stage->apply(w.batch); });
+          std::make_unique<WorkNode>(graph, parallelism, [this, stage = transform.get()](const WorkPtr& work) {
+            handoff_receive(work.get());
+            transform_body(*stage, *work);
             return work;
           }));
       flow::make_edge(*previous, *transforms.back());
       previous = transforms.back().get();
     }
     if (partitioned) {
-      route = std::make_unique<WorkNode>(graph, parallelism, [this, &stream, parallelism](const WorkPtr& work) {
-        stream.run_body(*work, [&](Work& w) {
-          w.rows_before_aggregate = w.batch.rows();
-          w.rejected_before_aggregate = w.batch.rejections.size();
-          partitioned->route(w.batch, w.partition_of_row);
-          w.partitions_pending.store(parallelism, std::memory_order_relaxed);
-        });
+      route = std::make_unique<WorkNode>(graph, parallelism, [this](const WorkPtr& work) {
+        handoff_receive(work.get());
+        route_body(*work);
         return work;
       });
       flow::make_edge(*previous, *route);
@@ -168,20 +173,63 @@ struct StreamGraph {
     flow::make_edge(sequence, sink);
     // Each partition is serial and gets every work from the sink, in input order.
     for (size_t p = 0; partitioned && p < parallelism; ++p) {
-      partitions.push_back(std::make_unique<flow::function_node<WorkPtr>>(
-          graph, flow::serial, [this, &stream, p](const WorkPtr& work) {
-            stream.run_body(*work, [&](Work& w) {
-              one_at_a_time(partitions[p].get(), [&] { stream.aggregate_partition(p, w); });
-            });
+      partitions.push_back(
+          std::make_unique<flow::function_node<WorkPtr>>(graph, flow::serial, [this, p](const WorkPtr& work) {
+            handoff_receive(work.get());
+            partition_body(p, *work);
             return flow::continue_msg{};
           }));
       flow::make_edge(flow::output_port<0>(sink), *partitions.back());
     }
   }
 
-  // Serial, in input order: frames the chunk into blocks of whole records and numbers them.
-  template <typename Port>
-  void cut_blocks(Stream& stream, Input& input, Port& out) {
+  // Runs a chunk through every body in turn on this thread, without the graph's tasks: for a
+  // stream with nothing in flight, which no body is touching (see Stream::push).
+  void run_here(Input& input) {
+    frame_body(input, [&](WorkPtr work) {
+      parse_body(*work);
+      for (const auto& transform : pipeline.transforms) transform_body(*transform, *work);
+      if (partitioned) route_body(*work);
+      sink_body(*work);
+      for (size_t p = 0; partitioned && p < parallelism; ++p) partition_body(p, *work);
+    });
+  }
+
+  // The nodes' bodies. Serial ones state their order to TSan (one_at_a_time).
+  template <typename Deliver>
+  void frame_body(Input& input, Deliver&& deliver) {
+    one_at_a_time(&frame, [&] { cut_blocks(input, deliver); });
+    handoff_send(&bodies_done);
+  }
+  void parse_body(Work& work) {
+    stream.run_body(work, [&](Work& w) {
+      parser->parse(w.block, w.batch);
+      w.records_parsed = w.batch.rows() + w.batch.rejections.size();
+      w.block = Block{};  // the text is no longer needed; free it early
+    });
+  }
+  void transform_body(const TransformStage& stage, Work& work) {
+    stream.run_body(work, [&](Work& w) { stage.apply(w.batch); });
+  }
+  void route_body(Work& work) {
+    stream.run_body(work, [&](Work& w) {
+      w.rows_before_aggregate = w.batch.rows();
+      w.rejected_before_aggregate = w.batch.rejections.size();
+      partitioned->route(w.batch, w.partition_of_row);
+      w.partitions_pending.store(parallelism, std::memory_order_relaxed);
+    });
+  }
+  void sink_body(Work& work) {
+    stream.run_body(work, [&](Work& w) { one_at_a_time(&sink, [&] { stream.sink(w); }); });
+  }
+  void partition_body(size_t p, Work& work) {
+    stream.run_body(work,
+                    [&](Work& w) { one_at_a_time(partitions[p].get(), [&] { stream.aggregate_partition(p, w); }); });
+  }
+
+  // Serial, in input order: frames the chunk into blocks of whole records and delivers them.
+  template <typename Deliver>
+  void cut_blocks(Input& input, Deliver& deliver) {
     const size_t chunk_bytes = input.chunk.size();
     std::vector<Block> blocks;
     stream.guarded([&] {
@@ -199,32 +247,28 @@ struct StreamGraph {
     }
     for (size_t i = 0; i < blocks.size(); ++i) {
       auto work = std::make_shared<Work>();
-      work->seq = next_seq++;
       work->block = std::move(blocks[i]);
       if (i + 1 == blocks.size() && !input.end_of_input) {
         work->release_chunks = 1;
         work->release_bytes = chunk_bytes;
       }
-      handoff_send(work.get());
-      out.try_put(std::move(work));
+      deliver(std::move(work));
     }
     if (input.end_of_input) {
       auto end = std::make_shared<Work>();
-      end->seq = next_seq++;
       end->end_of_input = true;
-      handoff_send(end.get());
-      out.try_put(std::move(end));
+      deliver(std::move(end));
     }
   }
 };
 
 }  // namespace detail
 
-// The body of a node: states the hand-offs to TSan. The nodes take their WorkPtr by reference:
-// a copy made before handoff_receive would touch the pointer's control block unordered.
+// The body of a node: states the hand-offs to TSan (the node received the work's before calling
+// this). The nodes take their WorkPtr by reference: a copy made before handoff_receive would
+// touch the pointer's control block unordered.
 template <typename F>
 void Stream::run_body(detail::Work& work, F&& body) {
-  handoff_receive(&work);
   guarded([&] { body(work); });
   handoff_send(&work);
   handoff_send(&graph_->bodies_done);
@@ -277,9 +321,19 @@ void Stream::push(std::string chunk) {
     summary_.counters.bytes_in += chunk.size();
     summary_.counters.chunks_in += 1;
   }
+  // A small chunk into a stream with nothing in flight runs through the stages on this thread:
+  // waking a graph worker for it, and then the thread that writes its result, costs more than
+  // the work (one record per message). Nothing in flight means that the last body to touch the
+  // stream's serial state (framer, sink, partitions) released its budget after touching it, and
+  // the release (chunks_in_flight_) orders it before this push.
+  const bool run_here = in_flight == 1 && chunk.size() <= limits_.max_inline_chunk_bytes;
   auto input = std::make_shared<Input>(Input{std::move(chunk), false});
   handoff_send(input.get());
-  graph_->frame.try_put(std::move(input));
+  if (run_here) {
+    graph_->run_here(*input);
+  } else {
+    graph_->frame.try_put(std::move(input));
+  }
 }
 
 void Stream::finish() {

@@ -8,6 +8,9 @@
 // instead as a parallel `route` before the sequence (rejections, partition of each row), and after
 // the sink one serial node per partition; the last partition done with the end of input emits.
 //
+// A small chunk pushed while nothing is in flight skips the graph: the pushing thread runs the same
+// node bodies in turn (small messages, where waking workers would cost more than the work).
+//
 // The caller feeds chunks only while has_room(): the number of chunks and bytes in the graph and
 // the number of results not yet consumed are bounded by StreamLimits. The gateway ties
 // has_room()/on_room to gRPC's StartRead, so memory stays bounded whatever the input size.
@@ -35,6 +38,9 @@ struct StreamLimits {
   size_t max_chunks_in_flight = 8;
   size_t max_bytes_in_flight = 8u << 20;
   size_t max_pending_results = 16;  // emitted but not yet result_consumed()
+  // A chunk of up to this many bytes, pushed while nothing is in flight, runs through the stages
+  // on the pushing thread instead of the graph's workers (0: never). See Stream::push.
+  size_t max_inline_chunk_bytes = 4096;
 };
 
 struct Counters {
@@ -71,7 +77,9 @@ class Stream {
 
   bool has_room() const;
   // Feeds the next chunk; call only while has_room() (the budget is enforced by the caller's
-  // reads, not by blocking here). Ignored once the stream has finished or failed.
+  // reads, not by blocking here). Ignored once the stream has finished or failed. A small chunk
+  // into an idle stream (StreamLimits::max_inline_chunk_bytes) is processed before this returns,
+  // and the callbacks it causes run on this thread.
   void push(std::string chunk);
   // End of input: the remaining results and then on_finish follow.
   void finish();

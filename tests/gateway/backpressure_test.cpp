@@ -228,6 +228,19 @@ TEST(Backpressure, TheDefaultLimitsFitTheDefaultMemoryLimit) {
             s.max_memory_bytes);
 }
 
+TEST(Backpressure, TheInlineChunkSizeComesFromTheConfig) {
+  const auto inline_bytes = [](const std::string& limits) {
+    return gateway::load_gateway_config(config::load_string("server:\n  stream_limits: " + limits +
+                                                                "\npipelines:\n  p:\n    stages:\n      - type: csv\n",
+                                                            "inline.yaml"),
+                                        pipeline::StageRegistry::with_builtins())
+        .server.stream_limits.max_inline_chunk_bytes;
+  };
+  EXPECT_EQ(inline_bytes("{max_chunks_in_flight: 4}"), pipeline::StreamLimits{}.max_inline_chunk_bytes);
+  EXPECT_EQ(inline_bytes("{max_inline_chunk_bytes: 0}"), 0u);
+  EXPECT_EQ(inline_bytes("{max_inline_chunk_bytes: 1KiB}"), 1024u);
+}
+
 TEST(Backpressure, BudgetsThatCannotFitTheMemoryLimitAreAConfigError) {
   std::string config = kConfig;
   config.replace(config.find("max_memory_bytes: 64MiB"), 23, "max_memory_bytes: 8MiB");

@@ -25,27 +25,32 @@ std::map<std::pair<std::string, int64_t>, std::pair<int64_t, int64_t>> as_map(co
   return out;
 }
 
+// Every chunk through the graph's nodes; by default small chunks run on the pushing thread.
+constexpr StreamLimits kThroughTheGraph{.max_inline_chunk_bytes = 0};
+
 TEST(Engine, EveryChunkSizeGivesTheIndependentlyComputedAggregates) {
   const auto records = make_access_records(3000, 1);
   const std::string csv = to_csv(records);
   const auto expected = expected_error_aggregates(records);
   const auto pipeline = pipeline_from_yaml(kErrorsPipelineYaml);
   for (size_t chunk : {size_t{1}, size_t{2}, size_t{3}, size_t{7}, size_t{64}, size_t{4096}, csv.size()}) {
-    SCOPED_TRACE(chunk);
-    const auto run = run_chunked(pipeline, csv, chunk);
-    ASSERT_EQ(run.results.size(), 1u);
-    EXPECT_EQ(as_map(run.results[0]), expected);
-    const Counters& c = run.summary.counters;
-    EXPECT_EQ(c.records_in, records.size());
-    EXPECT_EQ(c.records_in, c.records_out + c.records_filtered + c.records_rejected);
-    EXPECT_EQ(c.bytes_in, csv.size());
+    for (const StreamLimits& limits : {kThroughTheGraph, StreamLimits{}}) {
+      SCOPED_TRACE(fmt::format("chunk {}, inline up to {}", chunk, limits.max_inline_chunk_bytes));
+      const auto run = run_chunked(pipeline, csv, chunk, limits);
+      ASSERT_EQ(run.results.size(), 1u);
+      EXPECT_EQ(as_map(run.results[0]), expected);
+      const Counters& c = run.summary.counters;
+      EXPECT_EQ(c.records_in, records.size());
+      EXPECT_EQ(c.records_in, c.records_out + c.records_filtered + c.records_rejected);
+      EXPECT_EQ(c.bytes_in, csv.size());
+    }
   }
 }
 
 TEST(Engine, InFlightChunksNeverExceedTheBudget) {
   const std::string csv = to_csv(make_access_records(20000, 2));
   const auto pipeline = pipeline_from_yaml(kErrorsPipelineYaml);
-  StreamLimits limits;
+  StreamLimits limits = kThroughTheGraph;  // chunks pushed inline are done before push returns
   limits.max_chunks_in_flight = 3;
   size_t peak = 0;
   {
@@ -233,20 +238,92 @@ TEST(Engine, EachPartitionOfAnAggregateSeesItsRecordsInInputOrderAndFinishSeesTh
   constexpr int kLines = 20000;
   for (int i = 0; i < kLines; ++i) input += fmt::format("record {}\n", i);
   for (size_t chunk : {size_t{7}, size_t{100}, size_t{4096}}) {
-    SCOPED_TRACE(chunk);
-    const auto run = run_chunked(pipeline, input, chunk);
-    ASSERT_EQ(run.results.size(), 1u);
-    ASSERT_EQ(run.results[0].rows.size(), 4u);
-    int64_t total = 0;
-    for (const auto& row : run.results[0].rows) {
-      SCOPED_TRACE(to_display(row[0]));
-      EXPECT_GT(std::get<int64_t>(row[1]), 0);
-      EXPECT_TRUE(std::get<bool>(row[2])) << "out of input order";
-      EXPECT_TRUE(std::get<bool>(row[3])) << "a record of another partition";
-      total += std::get<int64_t>(row[1]);
+    for (const StreamLimits& limits : {kThroughTheGraph, StreamLimits{}}) {
+      SCOPED_TRACE(fmt::format("chunk {}, inline up to {}", chunk, limits.max_inline_chunk_bytes));
+      const auto run = run_chunked(pipeline, input, chunk, limits);
+      ASSERT_EQ(run.results.size(), 1u);
+      ASSERT_EQ(run.results[0].rows.size(), 4u);
+      int64_t total = 0;
+      for (const auto& row : run.results[0].rows) {
+        SCOPED_TRACE(to_display(row[0]));
+        EXPECT_GT(std::get<int64_t>(row[1]), 0);
+        EXPECT_TRUE(std::get<bool>(row[2])) << "out of input order";
+        EXPECT_TRUE(std::get<bool>(row[3])) << "a record of another partition";
+        total += std::get<int64_t>(row[1]);
+      }
+      EXPECT_EQ(total, kLines);
+      EXPECT_EQ(run.summary.counters.records_out, uint64_t{kLines});
     }
-    EXPECT_EQ(total, kLines);
-    EXPECT_EQ(run.summary.counters.records_out, uint64_t{kLines});
+  }
+}
+
+// A small chunk pushed into a stream with nothing in flight is processed before push() returns,
+// on the pushing thread; a bigger one, or any chunk with inlining off, goes to the graph's
+// workers. Either way the results, counters and dead letters are the same.
+TEST(Engine, SmallChunksIntoAnIdleStreamRunOnThePushingThreadWithTheGraphsResults) {
+  const std::string records_yaml =
+      "on_error: dead_letter\nstages:\n  - type: csv\n    types: {status: int, bytes: int}\n"
+      "  - type: filter\n    where: status >= 400\n";
+  const std::string windowed_yaml = kErrorsPipelineYaml + "    window: {type: tumbling_count, size: 50}\n";
+  auto records = make_access_records(1500, 7);
+  std::string csv = to_csv(records);
+  // Rejected records, for the dead letters: every 97th line has a field too many.
+  for (size_t pos = 0, line = 0; (pos = csv.find('\n', pos)) != std::string::npos; ++pos) {
+    if (++line % 97 == 0) csv.insert(pos, ",x");
+  }
+  for (const std::string& yaml : {records_yaml, kErrorsPipelineYaml, windowed_yaml}) {
+    const auto pipeline = pipeline_from_yaml(yaml);
+    for (size_t chunk : {size_t{1}, size_t{61}, size_t{4096}, size_t{4097}}) {
+      SCOPED_TRACE(fmt::format("{}chunk {}", yaml, chunk));
+      struct Run {
+        std::vector<std::string> rows;
+        std::string counters;
+        std::string dead_letters;
+        size_t results_on_pushing_thread = 0;
+        size_t results = 0;
+      };
+      const auto run = [&](const StreamLimits& limits) {
+        Run out;
+        const std::thread::id pushing_thread = std::this_thread::get_id();
+        size_t pos = 0;
+        const Summary summary = run_stream(
+            pipeline, limits,
+            [&](std::string& next) {
+              if (pos >= csv.size()) return false;
+              next = csv.substr(pos, chunk);
+              pos += next.size();
+              return true;
+            },
+            [&](ResultBatch&& batch) {
+              ++out.results;
+              if (std::this_thread::get_id() == pushing_thread) ++out.results_on_pushing_thread;
+              for (const auto& row : batch.rows) {
+                std::string line;
+                for (const Value& v : row) line += to_display(v) + ",";
+                out.rows.push_back(line);
+              }
+            });
+        const Counters& c = summary.counters;
+        out.counters = fmt::format("{} {} {} {} {}", c.records_in, c.records_out, c.records_filtered,
+                                   c.records_rejected, c.results_emitted);
+        for (const Rejection& r : summary.dead_letters) {
+          out.dead_letters += fmt::format("{}:{} {} {}\n", r.origin.line, r.origin.offset, r.field, r.reason);
+        }
+        return out;
+      };
+      const Run graph = run(kThroughTheGraph);
+      const Run here = run({});
+      EXPECT_EQ(here.rows, graph.rows);
+      EXPECT_EQ(here.counters, graph.counters);
+      EXPECT_EQ(here.dead_letters, graph.dead_letters);
+      EXPECT_GT(graph.results, 0u);
+      EXPECT_EQ(graph.results_on_pushing_thread, 0u);
+      // Records come back from the push that brought them (the input ends with a newline, so
+      // the end of input, which goes through the graph, brings none).
+      if (yaml == records_yaml) {
+        EXPECT_EQ(here.results_on_pushing_thread, chunk <= StreamLimits{}.max_inline_chunk_bytes ? here.results : 0);
+      }
+    }
   }
 }
 
