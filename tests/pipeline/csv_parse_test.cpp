@@ -10,22 +10,14 @@
 namespace sluice::pipeline {
 namespace {
 
+using sluice::testing::all_rows;
+using sluice::testing::columns_of;
 using sluice::testing::pipeline_from_yaml;
 using sluice::testing::run_chunked;
 
 // A pass-through pipeline: csv only, so the parsed records are the result.
 PipelinePtr csv_pipeline(const std::string& options = "", const std::string& policy = "skip") {
   return pipeline_from_yaml("on_error: " + policy + "\nstages:\n  - type: csv\n" + options);
-}
-
-std::vector<std::string> columns_of(const std::vector<ResultBatch>& results) {
-  return results.empty() ? std::vector<std::string>{} : results.front().columns;
-}
-
-std::vector<std::vector<Value>> all_rows(const std::vector<ResultBatch>& results) {
-  std::vector<std::vector<Value>> rows;
-  for (const auto& r : results) rows.insert(rows.end(), r.rows.begin(), r.rows.end());
-  return rows;
 }
 
 TEST(CsvParse, QuotedFieldsEscapesAndEmbeddedNewlinesForEveryChunkSize) {

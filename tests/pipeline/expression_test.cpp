@@ -590,7 +590,7 @@ struct ParseErrorCase {
   std::string message;  // what() without the "column N: " prefix
 };
 
-class ExpressionParseErrors : public testing::TestWithParam<ParseErrorCase> {};
+class ExpressionParseErrors : public ::testing::TestWithParam<ParseErrorCase> {};
 
 TEST_P(ExpressionParseErrors, NameTheColumnAndWhatWasExpected) {
   const auto& expected = GetParam();
@@ -606,7 +606,7 @@ TEST_P(ExpressionParseErrors, NameTheColumnAndWhatWasExpected) {
 
 INSTANTIATE_TEST_SUITE_P(
     Malformed, ExpressionParseErrors,
-    testing::Values(
+    ::testing::Values(
         ParseErrorCase{"", 1, "expression is empty"},
         ParseErrorCase{"   ", 1, "expression is empty"},
         ParseErrorCase{"price >= ", 10, "expected a value after '>='"},

@@ -11,6 +11,8 @@
 namespace sluice::pipeline {
 namespace {
 
+using sluice::testing::all_rows;
+using sluice::testing::columns_of;
 using sluice::testing::config_error;
 using sluice::testing::pipeline_from_yaml;
 using sluice::testing::run_chunked;
@@ -27,16 +29,6 @@ std::string jsonl_yaml(const std::string& options, const std::string& policy = "
 }
 PipelinePtr jsonl_pipeline(const std::string& options = "", const std::string& policy = "skip") {
   return pipeline_from_yaml(jsonl_yaml(options, policy));
-}
-
-Rows all_rows(const std::vector<ResultBatch>& results) {
-  Rows rows;
-  for (const auto& r : results) rows.insert(rows.end(), r.rows.begin(), r.rows.end());
-  return rows;
-}
-
-std::vector<std::string> columns_of(const std::vector<ResultBatch>& results) {
-  return results.empty() ? std::vector<std::string>{} : results.front().columns;
 }
 
 const std::vector<size_t> kChunkSizes = {1, 2, 3, 7, 64, 4096};

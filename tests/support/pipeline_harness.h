@@ -28,6 +28,17 @@ inline config::ConfigError config_error(const std::string& yaml) {
   return config::ConfigError("", 0, 0, "");
 }
 
+// The columns of a run's first batch, and the rows of all its batches.
+inline std::vector<std::string> columns_of(const std::vector<ResultBatch>& results) {
+  return results.empty() ? std::vector<std::string>{} : results.front().columns;
+}
+
+inline std::vector<std::vector<Value>> all_rows(const std::vector<ResultBatch>& results) {
+  std::vector<std::vector<Value>> rows;
+  for (const auto& r : results) rows.insert(rows.end(), r.rows.begin(), r.rows.end());
+  return rows;
+}
+
 struct RunResult {
   std::vector<ResultBatch> results;
   pipeline::Summary summary;
