@@ -264,9 +264,9 @@ struct StreamGraph {
 
 }  // namespace detail
 
-// The body of a node: states the hand-offs to TSan (the node received the work's before calling
-// this). The nodes take their WorkPtr by reference: a copy made before handoff_receive would
-// touch the pointer's control block unordered.
+// The body of a node: states the hand-off onwards to TSan (the node has received the work's
+// hand-off before calling this). The nodes take their WorkPtr by reference: a copy made before
+// handoff_receive would touch the pointer's control block unordered.
 template <typename F>
 void Stream::run_body(detail::Work& work, F&& body) {
   guarded([&] { body(work); });
