@@ -22,14 +22,9 @@ using namespace sluice;
 using json = nlohmann::ordered_json;
 
 pipeline::StreamLimits stream_limits(const config::Node& root) {
-  pipeline::StreamLimits limits;
   const auto server = root.get("server");
   const auto node = server ? server->get("stream_limits") : std::nullopt;
-  if (!node) return limits;
-  if (auto n = node->get("max_chunks_in_flight")) limits.max_chunks_in_flight = static_cast<size_t>(n->as_int());
-  if (auto n = node->get("max_bytes_in_flight")) limits.max_bytes_in_flight = n->as_bytes();
-  if (auto n = node->get("max_pending_results")) limits.max_pending_results = static_cast<size_t>(n->as_int());
-  return limits;
+  return node ? pipeline::StreamLimits::from_yaml(*node) : pipeline::StreamLimits{};
 }
 
 json to_json(const Value& v) {

@@ -123,6 +123,18 @@ uint64_t Node::as_bytes() const {
   fail(fmt::format("expected a byte size such as 65536, 64KiB or 8MiB, got '{}'", s));
 }
 
+uint32_t Node::as_positive_u32() const {
+  const int64_t v = as_int();
+  if (v <= 0 || v > UINT32_MAX) fail(fmt::format("expected a positive integer, got {}", v));
+  return static_cast<uint32_t>(v);
+}
+
+uint64_t Node::as_positive_bytes() const {
+  const uint64_t v = as_bytes();
+  if (v == 0) fail("expected a positive size");
+  return v;
+}
+
 std::vector<Node> Node::items() const {
   if (!node_.IsSequence()) fail("expected a list");
   std::vector<Node> out;

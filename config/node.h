@@ -64,6 +64,9 @@ class Node {
   bool as_bool() const;
   // Byte sizes: a plain integer or a number with a unit: 64KiB, 8MiB, 1GiB (also KB/MB/GB = 1000s).
   uint64_t as_bytes() const;
+  // Limits and sizes that must be above zero: a count that fits 32 bits, or a byte size.
+  uint32_t as_positive_u32() const;
+  uint64_t as_positive_bytes() const;
   std::vector<Node> items() const;                               // a sequence's elements
   std::vector<std::pair<std::string, Node>> entries() const;     // a map's entries, in order
   std::vector<std::string> as_string_list() const;               // a sequence of scalars (or one)

@@ -16,29 +16,6 @@ namespace sluice::gateway {
 
 namespace {
 
-uint32_t positive_u32(const config::Node& node) {
-  const int64_t v = node.as_int();
-  if (v <= 0 || v > UINT32_MAX) node.fail(fmt::format("expected a positive integer, got {}", v));
-  return static_cast<uint32_t>(v);
-}
-
-uint64_t positive_bytes(const config::Node& node) {
-  const uint64_t v = node.as_bytes();
-  if (v == 0) node.fail("expected a positive size");
-  return v;
-}
-
-pipeline::StreamLimits parse_stream_limits(const config::Node& node) {
-  node.expect_keys({"max_chunks_in_flight", "max_bytes_in_flight", "max_pending_results", "max_inline_chunk_bytes"},
-                   "stream_limits");
-  pipeline::StreamLimits limits;
-  if (auto n = node.get("max_chunks_in_flight")) limits.max_chunks_in_flight = positive_u32(*n);
-  if (auto n = node.get("max_bytes_in_flight")) limits.max_bytes_in_flight = positive_bytes(*n);
-  if (auto n = node.get("max_pending_results")) limits.max_pending_results = positive_u32(*n);
-  if (auto n = node.get("max_inline_chunk_bytes")) limits.max_inline_chunk_bytes = n->as_bytes();
-  return limits;
-}
-
 // Relative paths are taken from the config file's folder, so a config and its files move together.
 std::string path_beside_config(const config::Node& node) {
   std::filesystem::path path = node.as_string();
@@ -148,16 +125,16 @@ ServerOptions parse_server_options(const config::Node& node, ServerFiles files) 
   ServerOptions options;
   options.listen = node.string_or("listen", options.listen);
   if (auto n = node.get("data_dir")) options.data_dir = path_beside_config(*n);
-  if (auto n = node.get("max_message_bytes")) options.max_message_bytes = positive_bytes(*n);
-  if (auto n = node.get("max_concurrent_streams")) options.max_concurrent_streams = positive_u32(*n);
-  if (auto n = node.get("max_memory_bytes")) options.max_memory_bytes = positive_bytes(*n);
-  if (auto n = node.get("file_chunk_bytes")) options.file_chunk_bytes = positive_bytes(*n);
-  if (auto n = node.get("max_upload_result_rows")) options.max_upload_result_rows = positive_bytes(*n);
-  if (auto n = node.get("stream_limits")) options.stream_limits = parse_stream_limits(*n);
+  if (auto n = node.get("max_message_bytes")) options.max_message_bytes = n->as_positive_bytes();
+  if (auto n = node.get("max_concurrent_streams")) options.max_concurrent_streams = n->as_positive_u32();
+  if (auto n = node.get("max_memory_bytes")) options.max_memory_bytes = n->as_positive_bytes();
+  if (auto n = node.get("file_chunk_bytes")) options.file_chunk_bytes = n->as_positive_bytes();
+  if (auto n = node.get("max_upload_result_rows")) options.max_upload_result_rows = n->as_positive_bytes();
+  if (auto n = node.get("stream_limits")) options.stream_limits = pipeline::StreamLimits::from_yaml(*n);
   if (auto recording = node.get("recording")) {
     recording->expect_keys({"path", "max_bytes"}, "recording");
     options.recording_path = path_beside_config(recording->require("path", "recording"));
-    if (auto n = recording->get("max_bytes")) options.recording_max_bytes = positive_bytes(*n);
+    if (auto n = recording->get("max_bytes")) options.recording_max_bytes = n->as_positive_bytes();
   }
   if (auto metrics = node.get("metrics")) {
     metrics->expect_keys({"listen"}, "metrics");

@@ -274,6 +274,17 @@ void Stream::run_body(detail::Work& work, F&& body) {
   handoff_send(&graph_->bodies_done);
 }
 
+StreamLimits StreamLimits::from_yaml(const config::Node& node) {
+  node.expect_keys({"max_chunks_in_flight", "max_bytes_in_flight", "max_pending_results", "max_inline_chunk_bytes"},
+                   "stream_limits");
+  StreamLimits limits;
+  if (auto n = node.get("max_chunks_in_flight")) limits.max_chunks_in_flight = n->as_positive_u32();
+  if (auto n = node.get("max_bytes_in_flight")) limits.max_bytes_in_flight = n->as_positive_bytes();
+  if (auto n = node.get("max_pending_results")) limits.max_pending_results = n->as_positive_u32();
+  if (auto n = node.get("max_inline_chunk_bytes")) limits.max_inline_chunk_bytes = n->as_bytes();
+  return limits;
+}
+
 Stream::Stream(PipelinePtr pipeline, StreamLimits limits, Callbacks callbacks)
     : pipeline_(std::move(pipeline)), limits_(limits), callbacks_(std::move(callbacks)) {
   const size_t parallelism = pipeline_->options.parallelism

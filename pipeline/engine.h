@@ -41,6 +41,9 @@ struct StreamLimits {
   // A chunk of up to this many bytes, pushed while nothing is in flight, runs through the stages
   // on the pushing thread instead of the graph's workers (0: never). See Stream::push.
   size_t max_inline_chunk_bytes = 4096;
+
+  // A config's server.stream_limits (unknown keys rejected; counts and budgets above zero).
+  static StreamLimits from_yaml(const config::Node& node);
 };
 
 struct Counters {

@@ -80,6 +80,18 @@ TEST(ConfigNode, ByteSizesAcceptUnits) {
   EXPECT_THROW(load_string("lots").as_bytes(), ConfigError);
 }
 
+TEST(ConfigNode, PositiveLimitsRefuseZeroNegativeAndOversizedValuesAtTheirPosition) {
+  const Node root = load_string("zero: 0\nnegative: -3\nhuge: 4294967296\nok: 7\nsize: 0KiB\nbytes: 2KiB\n", "p.yaml");
+  const ConfigError zero = error_of([&] { root.require("zero", "root").as_positive_u32(); });
+  EXPECT_EQ(zero.line(), 1);
+  EXPECT_EQ(zero.column(), 7);
+  EXPECT_THROW(root.require("negative", "root").as_positive_u32(), ConfigError);
+  EXPECT_THROW(root.require("huge", "root").as_positive_u32(), ConfigError);
+  EXPECT_EQ(root.require("ok", "root").as_positive_u32(), 7u);
+  EXPECT_EQ(error_of([&] { root.require("size", "root").as_positive_bytes(); }).line(), 5);
+  EXPECT_EQ(root.require("bytes", "root").as_positive_bytes(), 2048u);
+}
+
 TEST(ConfigNode, ErrorInsideAScalarPointsAtTheCharacter) {
   const Node root = load_string("where: status >= oops\n", "e.yaml");
   const ConfigError e = error_of([&] { root.require("where", "root").fail_at(10, "bad"); });
