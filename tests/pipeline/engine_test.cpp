@@ -257,6 +257,16 @@ TEST(Engine, EachPartitionOfAnAggregateSeesItsRecordsInInputOrderAndFinishSeesTh
   }
 }
 
+std::string counters_and_dead_letters(const Summary& summary) {
+  const Counters& c = summary.counters;
+  std::string out = fmt::format("{} {} {} {} {}\n", c.records_in, c.records_out, c.records_filtered, c.records_rejected,
+                                c.results_emitted);
+  for (const Rejection& r : summary.dead_letters) {
+    out += fmt::format("{}:{} {} {}\n", r.origin.line, r.origin.offset, r.field, r.reason);
+  }
+  return out;
+}
+
 // A small chunk pushed into a stream with nothing in flight is processed before push() returns,
 // on the pushing thread; a bigger one, or any chunk with inlining off, goes to the graph's
 // workers. Either way the results, counters and dead letters are the same.
@@ -275,53 +285,17 @@ TEST(Engine, SmallChunksIntoAnIdleStreamRunOnThePushingThreadWithTheGraphsResult
     const auto pipeline = pipeline_from_yaml(yaml);
     for (size_t chunk : {size_t{1}, size_t{61}, size_t{4096}, size_t{4097}}) {
       SCOPED_TRACE(fmt::format("{}chunk {}", yaml, chunk));
-      struct Run {
-        std::vector<std::string> rows;
-        std::string counters;
-        std::string dead_letters;
-        size_t results_on_pushing_thread = 0;
-        size_t results = 0;
-      };
-      const auto run = [&](const StreamLimits& limits) {
-        Run out;
-        const std::thread::id pushing_thread = std::this_thread::get_id();
-        size_t pos = 0;
-        const Summary summary = run_stream(
-            pipeline, limits,
-            [&](std::string& next) {
-              if (pos >= csv.size()) return false;
-              next = csv.substr(pos, chunk);
-              pos += next.size();
-              return true;
-            },
-            [&](ResultBatch&& batch) {
-              ++out.results;
-              if (std::this_thread::get_id() == pushing_thread) ++out.results_on_pushing_thread;
-              for (const auto& row : batch.rows) {
-                std::string line;
-                for (const Value& v : row) line += to_display(v) + ",";
-                out.rows.push_back(line);
-              }
-            });
-        const Counters& c = summary.counters;
-        out.counters = fmt::format("{} {} {} {} {}", c.records_in, c.records_out, c.records_filtered,
-                                   c.records_rejected, c.results_emitted);
-        for (const Rejection& r : summary.dead_letters) {
-          out.dead_letters += fmt::format("{}:{} {} {}\n", r.origin.line, r.origin.offset, r.field, r.reason);
-        }
-        return out;
-      };
-      const Run graph = run(kThroughTheGraph);
-      const Run here = run({});
-      EXPECT_EQ(here.rows, graph.rows);
-      EXPECT_EQ(here.counters, graph.counters);
-      EXPECT_EQ(here.dead_letters, graph.dead_letters);
-      EXPECT_GT(graph.results, 0u);
-      EXPECT_EQ(graph.results_on_pushing_thread, 0u);
+      const RunResult graph = run_chunked(pipeline, csv, chunk, kThroughTheGraph);
+      const RunResult here = run_chunked(pipeline, csv, chunk);
+      EXPECT_EQ(all_rows(here.results), all_rows(graph.results));
+      EXPECT_EQ(counters_and_dead_letters(here.summary), counters_and_dead_letters(graph.summary));
+      EXPECT_GT(graph.results.size(), 0u);
+      EXPECT_EQ(graph.results_on_calling_thread, 0u);
       // Records come back from the push that brought them (the input ends with a newline, so
       // the end of input, which goes through the graph, brings none).
       if (yaml == records_yaml) {
-        EXPECT_EQ(here.results_on_pushing_thread, chunk <= StreamLimits{}.max_inline_chunk_bytes ? here.results : 0);
+        EXPECT_EQ(here.results_on_calling_thread,
+                  chunk <= StreamLimits{}.max_inline_chunk_bytes ? here.results.size() : 0);
       }
     }
   }

@@ -1,6 +1,7 @@
 #pragma once
 // Test helpers: build pipelines from inline YAML and run inputs through them in chunks.
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -42,12 +43,14 @@ inline std::vector<std::vector<Value>> all_rows(const std::vector<ResultBatch>& 
 struct RunResult {
   std::vector<ResultBatch> results;
   pipeline::Summary summary;
+  size_t results_on_calling_thread = 0;  // results handed over on run_chunked's own thread
 };
 
 inline RunResult run_chunked(const pipeline::PipelinePtr& pipeline, const std::string& input, size_t chunk_size,
                              pipeline::StreamLimits limits = {}) {
   RunResult out;
   size_t pos = 0;
+  const std::thread::id calling_thread = std::this_thread::get_id();
   out.summary = pipeline::run_stream(
       pipeline, limits,
       [&](std::string& chunk) {
@@ -56,7 +59,10 @@ inline RunResult run_chunked(const pipeline::PipelinePtr& pipeline, const std::s
         pos += chunk.size();
         return true;
       },
-      [&](ResultBatch&& batch) { out.results.push_back(std::move(batch)); });
+      [&](ResultBatch&& batch) {
+        if (std::this_thread::get_id() == calling_thread) ++out.results_on_calling_thread;
+        out.results.push_back(std::move(batch));
+      });
   return out;
 }
 
