@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "gateway/client.h"
 #include "gateway/client_cli.h"
+#include "gateway/openssl_exit.h"
 #include "gateway/result_format.h"
 
 namespace {
@@ -75,6 +76,7 @@ int main(int argc, char** argv) {
   if (timeout_seconds > 0) options.timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000));
   options.gzip = gzip;
   try {
+    gateway::skip_openssl_cleanup_at_exit();
     gateway::Client client(gateway::Client::connect(gateway::resolve_connection(connection)));
     if (*send) {
       FileChunkReader reader(file, chunk_size);

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "gateway/openssl_exit.h"
 #include "gateway/server.h"
 #include "gateway/version.h"
 
@@ -55,6 +56,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   try {
+    sluice::gateway::skip_openssl_cleanup_at_exit();
     auto config = sluice::gateway::load_gateway_config_file(config_path, sluice::pipeline::StageRegistry::with_builtins());
     if (validate_only) {
       std::cout << config_path << ": valid; pipelines:";

@@ -11,6 +11,7 @@
 
 #include "config/node.h"
 #include "gateway/client_cli.h"
+#include "gateway/openssl_exit.h"
 #include "gateway/replay/replay.h"
 #include "gateway/replay/result_files.h"
 
@@ -144,6 +145,7 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("sluice-replay"));  // stdout carries the report
 
   try {
+    gateway::skip_openssl_cleanup_at_exit();
     if (*compare) {
       const replay::Comparison comparison = replay::compare_result_dirs(dir_a, dir_b);
       for (const std::string& difference : comparison.differences) std::cout << difference << "\n";
