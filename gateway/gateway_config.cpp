@@ -129,7 +129,7 @@ ServerOptions parse_server_options(const config::Node& node, ServerFiles files) 
   if (auto n = node.get("max_concurrent_streams")) options.max_concurrent_streams = n->as_positive_u32();
   if (auto n = node.get("max_memory_bytes")) options.max_memory_bytes = n->as_positive_bytes();
   if (auto n = node.get("file_chunk_bytes")) options.file_chunk_bytes = n->as_positive_bytes();
-  if (auto n = node.get("max_upload_result_rows")) options.max_upload_result_rows = n->as_positive_bytes();
+  if (auto n = node.get("max_upload_result_rows")) options.max_upload_result_rows = n->as_positive_u32();
   if (auto n = node.get("stream_limits")) options.stream_limits = pipeline::StreamLimits::from_yaml(*n);
   if (auto recording = node.get("recording")) {
     recording->expect_keys({"path", "max_bytes"}, "recording");

@@ -241,6 +241,25 @@ TEST(Backpressure, TheInlineChunkSizeComesFromTheConfig) {
   EXPECT_EQ(inline_bytes("{max_inline_chunk_bytes: 1KiB}"), 1024u);
 }
 
+TEST(Backpressure, TheUploadRowCapIsAPlainCountNotASize) {
+  const auto load = [](const std::string& rows) {
+    return gateway::load_gateway_config(config::load_string("server:\n  max_upload_result_rows: " + rows +
+                                                                "\npipelines:\n  p:\n    stages:\n"
+                                                                "      - type: csv\n",
+                                                            "rows.yaml"),
+                                        pipeline::StageRegistry::with_builtins());
+  };
+  EXPECT_EQ(load("250").server.max_upload_result_rows, 250u);
+  try {
+    load("1KiB");
+    ADD_FAILURE() << "a size was taken as a row count";
+  } catch (const config::ConfigError& e) {
+    EXPECT_EQ(e.line(), 2);
+    EXPECT_EQ(e.column(), 27);
+  }
+  EXPECT_THROW(load("0"), config::ConfigError);
+}
+
 TEST(Backpressure, BudgetsThatCannotFitTheMemoryLimitAreAConfigError) {
   std::string config = kConfig;
   config.replace(config.find("max_memory_bytes: 64MiB"), 23, "max_memory_bytes: 8MiB");
