@@ -115,12 +115,16 @@ std::vector<TokenDigest> parse_auth(const config::Node& node, ServerFiles files)
   return tokens;
 }
 
+// Below one HTTP/2 frame (16 KiB) every frame waits for a window update; HTTP/2 allows up to 2 GiB.
+constexpr uint64_t kMinTransportWindow = 16u << 10;
+constexpr uint64_t kMaxTransportWindow = 1u << 30;
+
 }  // namespace
 
 ServerOptions parse_server_options(const config::Node& node, ServerFiles files) {
   node.expect_keys({"listen", "data_dir", "max_message_bytes", "max_concurrent_streams", "max_memory_bytes",
-                    "file_chunk_bytes", "max_upload_result_rows", "stream_limits", "compression",
-                    "recording", "metrics", "tls", "auth"},
+                    "file_chunk_bytes", "max_upload_result_rows", "stream_limits", "transport_window_bytes",
+                    "compression", "recording", "metrics", "tls", "auth"},
                    "server");
   ServerOptions options;
   options.listen = node.string_or("listen", options.listen);
@@ -131,6 +135,14 @@ ServerOptions parse_server_options(const config::Node& node, ServerFiles files) 
   if (auto n = node.get("file_chunk_bytes")) options.file_chunk_bytes = n->as_positive_bytes();
   if (auto n = node.get("max_upload_result_rows")) options.max_upload_result_rows = n->as_positive_u32();
   if (auto n = node.get("stream_limits")) options.stream_limits = pipeline::StreamLimits::from_yaml(*n);
+  if (auto n = node.get("transport_window_bytes")) {
+    options.transport_window_bytes = n->as_bytes();
+    if (options.transport_window_bytes != 0 && (options.transport_window_bytes < kMinTransportWindow ||
+                                                options.transport_window_bytes > kMaxTransportWindow)) {
+      n->fail(fmt::format("transport_window_bytes must be 0 (adaptive) or from 16KiB to 1GiB, got {}",
+                          options.transport_window_bytes));
+    }
+  }
   if (auto recording = node.get("recording")) {
     recording->expect_keys({"path", "max_bytes"}, "recording");
     options.recording_path = path_beside_config(recording->require("path", "recording"));
@@ -147,13 +159,17 @@ ServerOptions parse_server_options(const config::Node& node, ServerFiles files) 
   }
   if (auto n = node.get("tls")) options.tls = parse_tls(*n, files);
   if (auto n = node.get("auth")) options.auth_tokens = parse_auth(*n, files);
-  // Every stream may hold its budget plus one message being read: all of them together must fit.
-  const uint64_t worst_case = uint64_t{options.max_concurrent_streams} *
-                              (options.stream_limits.max_bytes_in_flight + options.max_message_bytes);
+  // Every stream may hold its budget, one message being read and a fixed transport window (an
+  // adaptive one is left out: gRPC sizes it): all of them together must fit.
+  const uint64_t worst_case =
+      uint64_t{options.max_concurrent_streams} *
+      (options.stream_limits.max_bytes_in_flight + options.max_message_bytes + options.transport_window_bytes);
   if (worst_case > options.max_memory_bytes) {
-    node.fail(fmt::format("max_concurrent_streams x (stream_limits.max_bytes_in_flight + max_message_bytes) = {} "
-                          "bytes exceeds max_memory_bytes ({}); lower a limit or raise max_memory_bytes",
-                          worst_case, options.max_memory_bytes));
+    node.fail(
+        fmt::format("max_concurrent_streams x (stream_limits.max_bytes_in_flight + max_message_bytes + "
+                    "transport_window_bytes) = {} bytes exceeds max_memory_bytes ({}); lower a limit or raise "
+                    "max_memory_bytes",
+                    worst_case, options.max_memory_bytes));
   }
   if (options.file_chunk_bytes > options.max_message_bytes) {
     node.require("file_chunk_bytes", "server").fail("file_chunk_bytes cannot exceed max_message_bytes");

@@ -32,6 +32,9 @@ struct ServerOptions {
   uint64_t file_chunk_bytes = 64u << 10;         // ProcessFile's default read size
   uint64_t max_upload_result_rows = 100000;      // Upload holds results until the end; cap them
   pipeline::StreamLimits stream_limits;          // per-stream in-flight budget
+  // Each stream's HTTP/2 receive window, which the client may fill while the stream does not read.
+  // 0: gRPC's adaptive window (BDP probing), the fastest, but not bounded by this config.
+  uint64_t transport_window_bytes = 0;
   std::string recording_path;                    // record every stream here; empty = off
   uint64_t recording_max_bytes = 1ull << 30;     // the recording stops growing at this size
   std::string metrics_listen;                    // Prometheus /metrics over HTTP here; empty = off

@@ -44,6 +44,11 @@ Server::Server(GatewayConfig config) : state_(std::move(config)), service_(state
   builder.SetResourceQuota(quota);
   if (options.gzip) builder.SetDefaultCompressionAlgorithm(GRPC_COMPRESS_GZIP);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, static_cast<int>(options.max_concurrent_streams));
+  if (options.transport_window_bytes > 0) {
+    // A fixed window: without BDP probing gRPC never grows it past the lookahead.
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, static_cast<int>(options.transport_window_bytes));
+  }
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
     throw Error(ErrorCode::Unavailable, fmt::format("cannot listen on '{}'", options.listen));

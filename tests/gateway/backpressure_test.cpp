@@ -57,6 +57,47 @@ class NumberedRecords {
   std::string pending_;
 };
 
+// Writes a header and `chunks` chunks of numbered records to a Process stream on its own thread,
+// counting the writes the transport accepted, then half-closes.
+class ChunkWriter {
+ public:
+  using Stream = grpc::ClientReaderWriter<v1::InputMessage, v1::OutputMessage>;
+  ChunkWriter(grpc::ClientContext& context, Stream& stream, size_t chunk_bytes, size_t chunks)
+      : context_(context), finished_(done_.get_future()), thread_([this, &stream, chunk_bytes, chunks] {
+          v1::InputMessage message;
+          *message.mutable_header() = header_for("records");
+          bool open = stream.Write(message);
+          NumberedRecords records(chunk_bytes);
+          for (size_t i = 0; open && i < chunks; ++i) {
+            message.set_chunk(i + 1 < chunks ? records.next_chunk() : records.last_chunk());
+            open = stream.Write(message);
+            if (open) ++written_;
+          }
+          stream.WritesDone();
+          done_.set_value();
+        }) {}
+  // A test that ends before the writer does cancels the call, or the writer would wait for room forever.
+  ~ChunkWriter() {
+    if (!finishes_within(0ms)) context_.TryCancel();
+    join();
+  }
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+  size_t written() const { return written_.load(); }
+  bool finishes_within(std::chrono::milliseconds timeout) {
+    return finished_.wait_for(timeout) == std::future_status::ready;
+  }
+
+ private:
+  grpc::ClientContext& context_;
+  std::atomic<size_t> written_{0};
+  std::promise<void> done_;
+  std::future<void> finished_;
+  std::thread thread_;
+};
+
 TEST(Backpressure, SlowReaderStallsTheClientsWritesUntilItReadsAgain) {
   TestGateway gateway(kConfig);
   auto stub = gateway.stub();
@@ -66,27 +107,12 @@ TEST(Backpressure, SlowReaderStallsTheClientsWritesUntilItReadsAgain) {
   // 64 MiB of input: far more than every flow-control window and socket buffer on the way.
   constexpr size_t kChunkBytes = 32 << 10;
   constexpr size_t kChunks = 2048;
-  std::atomic<size_t> written{0};
-  std::promise<void> writer_finished;
-  std::thread writer([&] {
-    v1::InputMessage message;
-    *message.mutable_header() = header_for("records");
-    bool open = stream->Write(message);
-    NumberedRecords records(kChunkBytes);
-    for (size_t i = 0; open && i < kChunks; ++i) {
-      message.set_chunk(i + 1 < kChunks ? records.next_chunk() : records.last_chunk());
-      open = stream->Write(message);
-      if (open) ++written;
-    }
-    stream->WritesDone();
-    writer_finished.set_value();
-  });
+  ChunkWriter writer(context, *stream, kChunkBytes, kChunks);
 
   // Nobody reads results: the server's pending results fill, its graph stalls, it stops reading.
   ASSERT_TRUE(gateway.state().wait_until([&] { return gateway.state().read_pauses.load() > 0; }, 60s));
-  auto finished = writer_finished.get_future();
-  EXPECT_EQ(finished.wait_for(500ms), std::future_status::timeout) << "the writes went on while nobody read";
-  const size_t written_while_paused = written.load();
+  EXPECT_FALSE(writer.finishes_within(500ms)) << "the writes went on while nobody read";
+  const size_t written_while_paused = writer.written();
   EXPECT_LT(written_while_paused, kChunks);
 
   // Reading again drains everything, in order, and lets the writer finish.
@@ -107,11 +133,36 @@ TEST(Backpressure, SlowReaderStallsTheClientsWritesUntilItReadsAgain) {
   EXPECT_TRUE(status.ok()) << status.error_message();
   EXPECT_TRUE(got_summary);
   EXPECT_TRUE(in_order);
-  EXPECT_EQ(written.load(), kChunks);
-  EXPECT_GT(written.load(), written_while_paused);
+  EXPECT_EQ(writer.written(), kChunks);
+  EXPECT_GT(writer.written(), written_while_paused);
   EXPECT_GT(expected, 600000);
   EXPECT_LE(gateway.state().peak_chunks_in_flight.load(), kMaxChunksInFlight);
   EXPECT_GE(gateway.state().peak_chunks_in_flight.load(), 1u);
+}
+
+TEST(Backpressure, AFixedTransportWindowBoundsWhatTheClientGetsAheadOfAStalledStream) {
+  constexpr size_t kWindow = 64 << 10;
+  std::string config = kConfig;
+  config.replace(config.find("  stream_limits:"), 0, "  transport_window_bytes: 64KiB\n");
+  TestGateway gateway(config);
+  // The client's window for the results fixed too, so that both directions are bounded.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kWindow);
+  auto stub =
+      v1::Sluice::NewStub(grpc::CreateCustomChannel(gateway.address(), grpc::InsecureChannelCredentials(), args));
+  grpc::ClientContext context;
+  auto stream = stub->Process(&context);
+
+  constexpr size_t kChunkBytes = 32 << 10;
+  ChunkWriter writer(context, *stream, kChunkBytes, 2048);
+  ASSERT_TRUE(gateway.state().wait_until([&] { return gateway.state().read_pauses.load() > 0; }, 60s));
+  EXPECT_FALSE(writer.finishes_within(500ms)) << "the writes went on while nobody read";
+  // Ahead of the stalled graph: its 4 chunks in flight, 2 pending result batches (about a chunk
+  // each), a chunk on either side being read or written, and the two 64 KiB windows: about 12
+  // chunks. 1 MiB leaves room for gRPC's framing and write buffering; adaptive windows let 4 to
+  // 10 MiB through in this test (measured with either side's window left adaptive).
+  EXPECT_LE(writer.written() * kChunkBytes, size_t{1} << 20);
 }
 
 TEST(Backpressure, ClientCancelMidStreamFreesTheStream) {
@@ -239,6 +290,31 @@ TEST(Backpressure, TheInlineChunkSizeComesFromTheConfig) {
   EXPECT_EQ(inline_bytes("{max_chunks_in_flight: 4}"), pipeline::StreamLimits{}.max_inline_chunk_bytes);
   EXPECT_EQ(inline_bytes("{max_inline_chunk_bytes: 0}"), 0u);
   EXPECT_EQ(inline_bytes("{max_inline_chunk_bytes: 1KiB}"), 1024u);
+}
+
+TEST(Backpressure, TheTransportWindowIsAdaptiveUnlessSetAndCountsAgainstTheMemoryLimit) {
+  const auto load = [](const std::string& server) {
+    return gateway::load_gateway_config(
+        config::load_string("server:\n" + server + "pipelines:\n  p:\n    stages:\n      - type: csv\n", "window.yaml"),
+        pipeline::StageRegistry::with_builtins());
+  };
+  EXPECT_EQ(load("  listen: 127.0.0.1:0\n").server.transport_window_bytes, 0u);
+  EXPECT_EQ(load("  transport_window_bytes: 0\n").server.transport_window_bytes, 0u);
+  EXPECT_EQ(load("  transport_window_bytes: 256KiB\n").server.transport_window_bytes, 256u << 10);
+  try {
+    load("  transport_window_bytes: 1KiB\n");
+    ADD_FAILURE() << "a window smaller than one HTTP/2 frame was accepted";
+  } catch (const config::ConfigError& e) {
+    EXPECT_EQ(e.line(), 2);
+    EXPECT_EQ(e.column(), 27);
+    EXPECT_NE(e.message().find("16KiB"), std::string::npos) << e.message();
+  }
+  // One stream's budget and message fill max_memory_bytes exactly: a fixed window no longer fits.
+  const std::string exactly_full =
+      "  max_concurrent_streams: 1\n  max_memory_bytes: 2MiB\n  max_message_bytes: 1MiB\n"
+      "  stream_limits: {max_bytes_in_flight: 1MiB}\n";
+  EXPECT_NO_THROW(load(exactly_full));
+  EXPECT_THROW(load(exactly_full + "  transport_window_bytes: 64KiB\n"), config::ConfigError);
 }
 
 TEST(Backpressure, TheUploadRowCapIsAPlainCountNotASize) {

@@ -484,6 +484,7 @@ class PythonClientTest(unittest.TestCase):
         self.assertEqual(info.limits.max_chunks_in_flight, 4)
         self.assertEqual(info.limits.max_bytes_in_flight, 1 << 20)
         self.assertEqual(info.limits.max_pending_results, 8)
+        self.assertEqual(info.limits.transport_window_bytes, 0)  # gRPC's adaptive window
 
     def test_validate_config(self):
         bad = textwrap.dedent("""\
