@@ -12,6 +12,7 @@
 #include "config/node.h"
 #include "core/chunk_source.h"
 #include "core/error.h"
+#include "core/process_memory.h"
 #include "pipeline/engine.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/registry.h"
@@ -46,6 +47,7 @@ int usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  keep_freed_memory_for_reuse();  // as sluice-gateway and `sluice run` do
   std::string config_path, pipeline_name, input;
   size_t chunk_size = 64 * 1024;
   for (int i = 1; i < argc; ++i) {

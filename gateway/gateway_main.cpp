@@ -1,7 +1,5 @@
 // sluice-gateway: serves the pipelines of a YAML config over gRPC until SIGTERM/SIGINT, then
 // drains: health turns NOT_SERVING, new calls are refused, running streams get `--drain-seconds`.
-#include <malloc.h>
-
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -9,25 +7,13 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "core/process_memory.h"
 #include "gateway/openssl_exit.h"
 #include "gateway/server.h"
 #include "gateway/version.h"
 
-namespace {
-
-// glibc's defaults hand the chunks' and batches' memory back to the kernel as soon as it is freed
-// (big blocks are mmapped; arenas are trimmed), and every chunk then faults it in again: 77k page
-// faults and ~0.4 s of system time per 100 MB. Keeping it costs nothing above the peak that the
-// stream budgets already bound.
-void keep_freed_memory() {
-  mallopt(M_MMAP_THRESHOLD, 4 << 20);  // blocks up to a 4 MiB message come from the heap
-  mallopt(M_TRIM_THRESHOLD, 64 << 20);  // a heap keeps up to 64 MiB free before shrinking
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
-  keep_freed_memory();
+  sluice::keep_freed_memory_for_reuse();
   CLI::App app{"sluice-gateway: stream-processing gateway.\n"
                "Example: sluice-gateway --config config/examples/default.yaml --listen 127.0.0.1:50051"};
   std::string config_path;

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/node.h"
+#include "core/process_memory.h"
 #include "gateway/client_cli.h"
 #include "gateway/openssl_exit.h"
 #include "gateway/replay/replay.h"
@@ -38,6 +39,7 @@ std::chrono::milliseconds seconds_option(double seconds) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  keep_freed_memory_for_reuse();  // --offline runs the pipelines in this process
   CLI::App app{
       "sluice-replay: replay files, directories or recorded streams to a sluice gateway (load tests, bug\n"
       "reproduction, re-running data through a new config), or offline through the same YAML config, and\n"

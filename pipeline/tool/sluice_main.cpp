@@ -9,6 +9,7 @@
 
 #include "config/node.h"
 #include "core/chunk_source.h"
+#include "core/process_memory.h"
 #include "pipeline/engine.h"
 #include "pipeline/spec_test.h"
 
@@ -97,6 +98,7 @@ int lint(const std::vector<std::string>& files) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  keep_freed_memory_for_reuse();
   CLI::App app{"sluice: run and test pipelines without a server.\n"
                "Examples:\n  sluice test config/tests/default.tests.yaml\n"
                "  sluice run --config config/examples/default.yaml --pipeline http_errors samples/access_log.csv"};
