@@ -27,12 +27,6 @@ std::optional<ValueType> parse_type_name(std::string_view name) {
   return std::nullopt;
 }
 
-std::optional<double> as_double(const Value& v) {
-  if (auto* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);
-  if (auto* d = std::get_if<double>(&v)) return *d;
-  return std::nullopt;
-}
-
 std::string to_display(const Value& v) {
   switch (type_of(v)) {
     case ValueType::Null: return "null";
@@ -44,65 +38,26 @@ std::string to_display(const Value& v) {
   return {};
 }
 
-std::optional<int64_t> parse_int(std::string_view s) {
-  // Fast path for the common case, an optional '-' and at most 18 digits (which cannot overflow);
-  // anything else takes from_chars below.
-  const bool negative = !s.empty() && s.front() == '-';
-  const std::string_view digits = s.substr(negative ? 1 : 0);
-  if (!digits.empty() && digits.size() <= 18) {
-    uint64_t value = 0;  // unsigned: a non-digit may make it wrap before the check below
-    bool all_digits = true;
-    for (const char c : digits) {
-      const unsigned digit = static_cast<unsigned char>(c) - unsigned{'0'};
-      all_digits &= digit <= 9;
-      value = value * 10 + digit;
-    }
-    if (all_digits) return negative ? -static_cast<int64_t>(value) : static_cast<int64_t>(value);
-  }
+namespace number_text_detail {
+namespace {
+template <typename Number>
+std::optional<Number> from_chars_whole(std::string_view s) {
   if (s.empty()) return std::nullopt;
   const char* first = s.data();
-  if (*first == '+') ++first;
-  int64_t out = 0;
+  if (*first == '+') {
+    ++first;
+    if (first != s.data() + s.size() && *first == '-') return std::nullopt;  // "+-1" is no number
+  }
+  Number out{};
   auto [ptr, ec] = std::from_chars(first, s.data() + s.size(), out);
   if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
   return out;
-}
-
-namespace {
-// A plain decimal ("-12.345": an optional '-', digits, an optional '.' followed by digits) of at
-// most 15 digits is m / 10^k with m and 10^k exact doubles, so one division rounds it correctly
-// (Clinger's fast path), as from_chars would. Anything else is nullopt, for from_chars to read.
-std::optional<double> parse_plain_decimal(std::string_view s) {
-  static constexpr double kPowersOfTen[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                            1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
-  const bool negative = !s.empty() && s.front() == '-';
-  s.remove_prefix(negative ? 1 : 0);
-  const size_t point = s.find('.');
-  const size_t digits = s.size() - (point == std::string_view::npos ? 0 : 1);
-  if (point == 0 || point + 1 == s.size() || digits == 0 || digits > 15) return std::nullopt;
-  uint64_t mantissa = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (i == point) continue;
-    const unsigned digit = static_cast<unsigned char>(s[i]) - unsigned{'0'};
-    if (digit > 9) return std::nullopt;
-    mantissa = mantissa * 10 + digit;
-  }
-  const size_t fraction_digits = point == std::string_view::npos ? 0 : s.size() - point - 1;
-  const double value = static_cast<double>(mantissa) / kPowersOfTen[fraction_digits];
-  return negative ? -value : value;
 }
 }  // namespace
 
-std::optional<double> parse_double(std::string_view s) {
-  if (auto value = parse_plain_decimal(s)) return value;
-  if (s.empty()) return std::nullopt;
-  const char* first = s.data();
-  if (*first == '+') ++first;
-  double out = 0;
-  auto [ptr, ec] = std::from_chars(first, s.data() + s.size(), out);
-  if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
-  return out;
-}
+std::optional<int64_t> int_from_chars(std::string_view s) { return from_chars_whole<int64_t>(s); }
+std::optional<double> double_from_chars(std::string_view s) { return from_chars_whole<double>(s); }
+}  // namespace number_text_detail
 
 std::optional<bool> parse_bool(std::string_view s) {
   if (s == "true" || s == "TRUE" || s == "True") return true;

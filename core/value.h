@@ -6,6 +6,8 @@
 #include <string_view>
 #include <variant>
 
+#include "core/number_text.h"  // parse_int, parse_double
+
 namespace sluice {
 
 // Index order matches ValueType; std::monostate is SQL-style NULL.
@@ -20,15 +22,19 @@ std::string_view type_name(ValueType t);
 // Parses "int", "double", "bool", "string" (and the aliases "integer", "float", "boolean").
 std::optional<ValueType> parse_type_name(std::string_view name);
 
-// Numeric view of ints and doubles (bools and strings are not numbers).
-std::optional<double> as_double(const Value& v);
+// Numeric view of ints and doubles (bools and strings are not numbers). Inline for the reason
+// number_text.h gives: aggregates call it for every cell.
+inline std::optional<double> as_double(const Value& v) {
+  if (auto* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);
+  if (auto* d = std::get_if<double>(&v)) return *d;
+  return std::nullopt;
+}
 
 // Human-readable rendering used by tables and error messages (NULL prints as "null").
 std::string to_display(const Value& v);
 
-// Strict conversions from text, used by parsers and casts. Whole input must match.
-std::optional<int64_t> parse_int(std::string_view s);
-std::optional<double> parse_double(std::string_view s);
+// Strict conversions from text, used by parsers and casts (parse_int and parse_double are in
+// number_text.h). Whole input must match.
 std::optional<bool> parse_bool(std::string_view s);
 
 // Best-effort typing of an untyped text field: int, then double, then bool, else string.

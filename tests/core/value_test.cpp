@@ -39,6 +39,10 @@ TEST(Value, IntsAtTheEdgesOfTheDigitFastPath) {
   EXPECT_EQ(parse_int("007"), 7);
   EXPECT_FALSE(parse_int("-"));
   EXPECT_FALSE(parse_int("--1"));
+  EXPECT_FALSE(parse_int("+-1"));
+  EXPECT_FALSE(parse_double("+-1.5"));
+  EXPECT_EQ(parse_int("+7"), 7);
+  EXPECT_EQ(parse_double("+2.5"), 2.5);
   EXPECT_FALSE(parse_int("12345678901234567x"));
   EXPECT_FALSE(parse_int("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"));
 }
