@@ -23,8 +23,9 @@ class Parser {
   virtual void prepare(Block& block) { (void)block; }
   virtual void parse(const Block& block, RecordBatch& out) const = 0;
   // Called before the first block when nothing downstream reads fields other than `names`: the
-  // parser may then leave the other fields null where that cannot change which records it
-  // rejects (a typed field is still checked). Building values nobody reads is most of parsing.
+  // parser may then leave the other fields null, or out of its rows, where that cannot change
+  // which records it rejects (a typed field is still checked). Building values nobody reads is
+  // most of parsing.
   virtual void read_only(const std::vector<std::string>& names) { (void)names; }
 };
 

@@ -229,7 +229,7 @@ class CsvParser : public Parser {
 
   void read_only(const std::vector<std::string>& names) override {
     fields_read_ = std::set<std::string, std::less<>>(names.begin(), names.end());
-    if (schema_) set_columns(schema_->names());
+    if (schema_) set_columns(input_names_);
   }
 
   void parse(const Block& block, RecordBatch& out) const override {
@@ -238,11 +238,12 @@ class CsvParser : public Parser {
     // for a later block (parse() runs concurrently with the next chunk's prepare()).
     if (block.size() == 0) return;
     out.schema = schema_;
-    const size_t width = schema_->size();
+    const size_t width = columns_.size();
+    const size_t output_width = schema_->size();
     const std::string_view text = block.text();
     CsvReader reader(text, config_.delimiter);
     std::vector<CsvField> fields;
-    out.cells.reserve(width * (text.size() / 64 + 1));
+    out.cells.reserve(output_width * (text.size() / 64 + 1));
     while (!reader.at_end()) {
       const size_t start = reader.position();
       if (reader.skip_blank_line()) continue;
@@ -255,10 +256,11 @@ class CsvParser : public Parser {
       std::string bad_field;
       if (!error) {
         const size_t row_begin = out.cells.size();
+        out.cells.resize(row_begin + output_width);
         for (size_t i = 0; i < width && !error; ++i) {
-          if (!convert(i, fields[i], out.cells.emplace_back())) {
-            bad_field = schema_->names()[i];
-            error = fmt::format("expected {}, got '{}'", type_name(*types_[i]), fields[i].text);
+          if (!convert(columns_[i], fields[i], out.cells.data() + row_begin)) {
+            bad_field = input_names_[i];
+            error = fmt::format("expected {}, got '{}'", type_name(*columns_[i].type), fields[i].text);
           }
         }
         if (error) out.cells.resize(row_begin);
@@ -272,24 +274,41 @@ class CsvParser : public Parser {
   }
 
  private:
+  // Where an input column's value goes: into the output row, or nowhere when nothing downstream
+  // reads it (a typed one is still checked: it decides whether the record is rejected).
+  struct Column {
+    std::optional<ValueType> type;  // nullopt: untyped
+    std::optional<size_t> output;   // position in the output row; nullopt: not kept
+  };
+
+  // The output rows hold only the fields read downstream (see read_only), when all of those are
+  // in the input; otherwise every field, so that an error about a missing field lists them all.
   void set_columns(std::vector<std::string> names) {
-    types_.clear();
-    unread_.clear();
+    const bool narrow = fields_read_ && std::all_of(fields_read_->begin(), fields_read_->end(), [&](const auto& read) {
+                          return std::find(names.begin(), names.end(), read) != names.end();
+                        });
+    std::vector<std::string> output_names;
+    columns_.clear();
     for (const std::string& name : names) {
-      auto it = config_.types.find(name);
-      types_.push_back(it == config_.types.end() ? std::nullopt : std::optional<ValueType>(it->second));
-      // An untyped field never rejects a record, so one that nothing reads need not be built.
-      unread_.push_back(!types_.back() && fields_read_ && !fields_read_->contains(name));
+      Column& column = columns_.emplace_back();
+      if (auto it = config_.types.find(name); it != config_.types.end()) column.type = it->second;
+      if (!narrow || fields_read_->contains(name)) {
+        column.output = output_names.size();
+        output_names.push_back(name);
+      }
     }
-    schema_ = std::make_shared<const Schema>(std::move(names));
+    input_names_ = std::move(names);
+    schema_ = std::make_shared<const Schema>(std::move(output_names));
   }
 
-  // Converts into `out` (a null cell, built in place: no temporaries on the hot path); false
-  // when the text does not fit the column's declared type.
-  bool convert(size_t column, const CsvField& field, Value& out) const {
+  // Converts the field into its place in `row` (null cells, built in place: no temporaries on the
+  // hot path); false when the text does not fit the column's declared type.
+  bool convert(const Column& column, const CsvField& field, Value* row) const {
     const std::string_view text = field.text;
-    if ((text.empty() && !field.quoted) || unread_[column]) return true;  // an empty unquoted field is null
-    if (const auto type = types_[column]) {
+    if (text.empty() && !field.quoted) return true;  // an empty unquoted field is null
+    if (!column.output) return !column.type || fits(text, *column.type);
+    Value& out = row[*column.output];
+    if (const auto type = column.type) {
       if (*type == ValueType::Int) return store(parse_int(text), out);
       if (*type == ValueType::Double) return store(parse_double(text), out);
       auto value = convert_text(text, *type);
@@ -304,6 +323,12 @@ class CsvParser : public Parser {
     return true;
   }
 
+  static bool fits(std::string_view text, ValueType type) {
+    if (type == ValueType::Int) return parse_int(text).has_value();
+    if (type == ValueType::Double) return parse_double(text).has_value();
+    return convert_text(text, type).has_value();
+  }
+
   template <typename T>
   static bool store(const std::optional<T>& parsed, Value& out) {
     if (parsed) out.emplace<T>(*parsed);
@@ -311,9 +336,9 @@ class CsvParser : public Parser {
   }
 
   const CsvConfig& config_;
-  SchemaPtr schema_;
-  std::vector<std::optional<ValueType>> types_;  // per column; nullopt = untyped
-  std::vector<char> unread_;                     // per column: left null (see read_only)
+  std::vector<std::string> input_names_;                           // the header's (or the config's) columns
+  std::vector<Column> columns_;                                    // one per input column
+  SchemaPtr schema_;                                               // the output rows' columns
   std::optional<std::set<std::string, std::less<>>> fields_read_;  // nullopt: every field is read
 };
 

@@ -212,23 +212,55 @@ TEST(CsvParse, LineNumbersCountNewlinesInsideQuotedFields) {
   }
 }
 
-// Parser::read_only: untyped fields nothing reads stay null; typed ones still reject bad text.
-TEST(CsvParse, FieldsNothingReadsAreLeftNullButTypedOnesAreStillChecked) {
-  const auto pipeline = csv_pipeline("    types: {n: int}\n", "dead_letter");
+// Parses `text` (header included) after telling the parser which fields are read downstream.
+RecordBatch parse_reading_only(const PipelinePtr& pipeline, const std::vector<std::string>& read, std::string text) {
   auto parser = pipeline->parse->start_stream();
-  parser->read_only({"kept"});
+  parser->read_only(read);
   Block block;
-  block.buffer = "kept,dropped,n\nx,y,1\nx,y,oops\n";
+  block.buffer = std::move(text);
   block.end = block.buffer.size();
   parser->prepare(block);
   RecordBatch batch;
   parser->parse(block, batch);
-  ASSERT_EQ(batch.rows(), 1u);
+  return batch;
+}
+
+// Parser::read_only: the rows hold only the fields read downstream; a typed field nothing reads
+// still rejects bad text, and the rejection names it.
+TEST(CsvParse, RowsHoldOnlyTheFieldsReadButUnreadTypedFieldsAreStillChecked) {
+  const auto pipeline = csv_pipeline("    types: {n: int, m: double}\n", "dead_letter");
+  const RecordBatch batch =
+      parse_reading_only(pipeline, {"n", "kept"}, "kept,dropped,n,m\nx,y,1,2.5\nx,y,2,oops\nx,y,oops,1\nz,,3,\n");
+  EXPECT_EQ(batch.schema->names(), (std::vector<std::string>{"kept", "n"}));
+  ASSERT_EQ(batch.rows(), 2u);
   EXPECT_EQ(batch.row(0)[0], Value{std::string("x")});
-  EXPECT_TRUE(is_null(batch.row(0)[1]));
-  EXPECT_EQ(batch.row(0)[2], Value{int64_t{1}});
-  ASSERT_EQ(batch.rejections.size(), 1u);
-  EXPECT_EQ(batch.rejections[0].field, "n");
+  EXPECT_EQ(batch.row(0)[1], Value{int64_t{1}});
+  EXPECT_EQ(batch.row(1)[0], Value{std::string("z")});
+  EXPECT_EQ(batch.row(1)[1], Value{int64_t{3}});
+  EXPECT_EQ(batch.origins[1].line, 5u);
+  ASSERT_EQ(batch.rejections.size(), 2u);
+  EXPECT_EQ(batch.rejections[0].field, "m");
+  EXPECT_EQ(batch.rejections[0].origin.line, 3u);
+  EXPECT_EQ(batch.rejections[1].field, "n");
+  EXPECT_EQ(batch.rejections[1].reason, "expected int, got 'oops'");
+}
+
+// When a field read downstream is not in the input, every field stays in the rows, so that the
+// stage that reads it fails with the whole list of fields to choose from.
+TEST(CsvParse, ReadingAFieldTheInputLacksKeepsEveryField) {
+  const RecordBatch batch = parse_reading_only(csv_pipeline(), {"a", "stauts"}, "a,b,status\n1,2,3\n");
+  EXPECT_EQ(batch.schema->names(), (std::vector<std::string>{"a", "b", "status"}));
+  ASSERT_EQ(batch.rows(), 1u);
+  EXPECT_EQ(batch.row(0)[2], Value{std::string("3")});
+  const auto misspelt = pipeline_from_yaml(
+      "stages:\n  - type: csv\n  - type: filter\n    where: stauts == '3'\n"
+      "  - type: group_by\n    keys: [a]\n    aggregates: [{fn: count, as: n}]\n");
+  try {
+    run_chunked(misspelt, "a,b,status\n1,2,3\n", 64);
+    ADD_FAILURE() << "a filter on a missing field must fail the stream";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("available fields: a, b, status"), std::string::npos) << e.what();
+  }
 }
 
 TEST(CsvParse, ConfigErrorsNameTheKey) {
