@@ -1,7 +1,6 @@
 #include "pipeline/stages/csv_parse.h"
 
 #include <algorithm>
-#include <deque>
 #include <set>
 
 #if defined(__SSE2__)
@@ -18,15 +17,42 @@ namespace sluice::pipeline {
 
 namespace {
 
-// One field of a record: its text, and whether it was quoted ("" is an empty string, an empty
-// unquoted field is null).
+// One field of a record: its text as it stands in the block, and whether it was quoted ("" is an
+// empty string, an empty unquoted field is null). A quoted field's text is what lies between its
+// quotes, each quote in it still written twice (`escaped`): only a field whose text is used pays
+// for unescaping it.
 struct CsvField {
   std::string_view text;
   bool quoted = false;
+  bool escaped = false;  // the text holds "" pairs, each standing for one quote
 };
 
-// Splits records out of a block of whole CSV records. Field text that needs no unescaping is a
-// view into the block; quoted fields with "" are unescaped into a per-record copy.
+// Appends the field's value to `out`, each "" of an escaped field as one quote.
+void append_unescaped(const CsvField& field, std::string& out) {
+  if (!field.escaped) {
+    out.append(field.text);
+    return;
+  }
+  for (size_t from = 0;;) {
+    const size_t quote = field.text.find('"', from);
+    if (quote == std::string_view::npos) {
+      out.append(field.text.substr(from));
+      return;
+    }
+    out.append(field.text.substr(from, quote + 1 - from));  // up to and including the pair's first quote
+    from = quote + 2;
+  }
+}
+
+// The field's value as text: a view of the block, or of `scratch` when it had quotes to unescape.
+std::string_view unescaped_text(const CsvField& field, std::string& scratch) {
+  if (!field.escaped) return field.text;
+  scratch.clear();
+  append_unescaped(field, scratch);
+  return scratch;
+}
+
+// Splits records out of a block of whole CSV records. Fields are views into the block.
 class CsvReader {
  public:
   CsvReader(std::string_view text, char delimiter) : text_(text), delimiter_(delimiter) {}
@@ -40,7 +66,6 @@ class CsvReader {
   // message for a malformed record, having skipped to its end.
   std::optional<std::string> next(std::vector<CsvField>& fields) {
     fields.clear();
-    if (!unescaped_.empty()) unescaped_.clear();
     if (next_plain(fields)) return std::nullopt;
     std::optional<std::string> error;
     for (;;) {
@@ -89,6 +114,7 @@ class CsvReader {
   // delimiter or '\n'), `others` where p[i] is a quote or '\r', which only the full reader handles.
   struct WindowMasks {
     uint32_t ends = 0;
+    uint32_t newlines = 0;  // the ends that are '\n'
     uint32_t others = 0;
   };
   WindowMasks classify(const char* p, size_t n) const {
@@ -96,16 +122,18 @@ class CsvReader {
 #if defined(__SSE2__)
     if (n == 16) {
       const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-      const __m128i ends =
-          _mm_or_si128(_mm_cmpeq_epi8(bytes, _mm_set1_epi8(delimiter_)), _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\n')));
+      const __m128i delimiters = _mm_cmpeq_epi8(bytes, _mm_set1_epi8(delimiter_));
+      const __m128i newlines = _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\n'));
       const __m128i others =
           _mm_or_si128(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('"')), _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\r')));
-      masks.ends = static_cast<uint32_t>(_mm_movemask_epi8(ends));
+      masks.newlines = static_cast<uint32_t>(_mm_movemask_epi8(newlines));
+      masks.ends = masks.newlines | static_cast<uint32_t>(_mm_movemask_epi8(delimiters));
       masks.others = static_cast<uint32_t>(_mm_movemask_epi8(others));
       return masks;
     }
 #endif
     for (size_t i = 0; i < n; ++i) {
+      masks.newlines |= static_cast<uint32_t>(p[i] == '\n') << i;
       masks.ends |= static_cast<uint32_t>(p[i] == delimiter_ || p[i] == '\n') << i;
       masks.others |= static_cast<uint32_t>(p[i] == '"' || p[i] == '\r') << i;
     }
@@ -116,16 +144,18 @@ class CsvReader {
   // '\r': the common record has none, and its fields are split at the delimiters found 16 bytes at
   // a time. Returns false when it stopped at such a field, which the full reader then takes on.
   bool next_plain(std::vector<CsvField>& fields) {
+    const char* const base = text_.data();
     size_t field_start = pos_;
     for (size_t window = pos_; window < text_.size(); window += 16) {
       const size_t n = std::min<size_t>(16, text_.size() - window);
-      auto [ends, others] = classify(text_.data() + window, n);
+      auto [ends, newlines, others] = classify(base + window, n);
       if (others) ends &= (others & -others) - 1;  // the field ends before the first quote or '\r'
       for (; ends; ends &= ends - 1) {
-        const size_t end = window + static_cast<size_t>(__builtin_ctz(ends));
-        fields.push_back({text_.substr(field_start, end - field_start)});
+        const unsigned bit = static_cast<unsigned>(__builtin_ctz(ends));
+        const size_t end = window + bit;
+        fields.push_back({std::string_view(base + field_start, end - field_start)});
         field_start = end + 1;
-        if (text_[end] == '\n') {
+        if (newlines & (1u << bit)) {
           pos_ = field_start;
           ++newlines_;
           return true;
@@ -143,29 +173,24 @@ class CsvReader {
 
   std::optional<std::string> read_quoted(std::vector<CsvField>& fields) {
     const size_t open = pos_++;
-    std::string* unescaped = nullptr;  // only fields with "" need a copy
-    size_t run = pos_;
+    bool escaped = false;
     for (;;) {
       const size_t q = text_.find('"', pos_);
-      newlines_ += count_newlines(text_.substr(pos_, q == std::string_view::npos ? std::string_view::npos : q - pos_));
       if (q == std::string_view::npos) {
+        const std::string_view rest = text_.substr(open + 1);
+        newlines_ += count_newlines(rest);
         pos_ = text_.size();
-        fields.push_back({text_.substr(open + 1), true});
+        fields.push_back({rest, true});
         return "unterminated quoted field";
       }
       if (q + 1 < text_.size() && text_[q + 1] == '"') {  // "" is an escaped quote
-        if (!unescaped) unescaped = &unescaped_.emplace_back();
-        unescaped->append(text_.substr(run, q + 1 - run));
+        escaped = true;
         pos_ = q + 2;
-        run = pos_;
         continue;
       }
-      if (unescaped) {
-        unescaped->append(text_.substr(run, q - run));
-        fields.push_back({*unescaped, true});
-      } else {
-        fields.push_back({text_.substr(open + 1, q - open - 1), true});
-      }
+      const std::string_view field = text_.substr(open + 1, q - open - 1);
+      newlines_ += count_newlines(field);
+      fields.push_back({field, true, escaped});
       pos_ = q + 1;
       // After the closing quote: a delimiter, the end of the record, or the end of the block.
       if (pos_ < text_.size() && text_[pos_] == '\r') ++pos_;
@@ -185,7 +210,6 @@ class CsvReader {
   char delimiter_;
   size_t pos_ = 0;
   uint64_t newlines_ = 0;
-  std::deque<std::string> unescaped_;  // a deque: its elements never move, so views stay valid
 };
 
 class CsvParser : public Parser {
@@ -212,7 +236,8 @@ class CsvParser : public Parser {
     std::vector<std::string> names = config_.columns;
     if (names.empty()) {
       for (size_t i = 0; i < fields.size(); ++i) {
-        const std::string_view name = fields[i].text;
+        std::string scratch;
+        const std::string_view name = unescaped_text(fields[i], scratch);
         names.push_back(name.empty() ? fmt::format("column_{}", i + 1) : std::string(name));
       }
     }
@@ -243,6 +268,7 @@ class CsvParser : public Parser {
     const std::string_view text = block.text();
     CsvReader reader(text, config_.delimiter);
     std::vector<CsvField> fields;
+    std::string scratch;  // an escaped field's value, while it is converted
     out.cells.reserve(output_width * (text.size() / 64 + 1));
     while (!reader.at_end()) {
       const size_t start = reader.position();
@@ -258,9 +284,10 @@ class CsvParser : public Parser {
         const size_t row_begin = out.cells.size();
         out.cells.resize(row_begin + output_width);
         for (size_t i = 0; i < width && !error; ++i) {
-          if (!convert(columns_[i], fields[i], out.cells.data() + row_begin)) {
+          if (!convert(columns_[i], fields[i], scratch, out.cells.data() + row_begin)) {
             bad_field = input_names_[i];
-            error = fmt::format("expected {}, got '{}'", type_name(*columns_[i].type), fields[i].text);
+            error =
+                fmt::format("expected {}, got '{}'", type_name(*columns_[i].type), unescaped_text(fields[i], scratch));
           }
         }
         if (error) out.cells.resize(row_begin);
@@ -302,25 +329,27 @@ class CsvParser : public Parser {
   }
 
   // Converts the field into its place in `row` (null cells, built in place: no temporaries on the
-  // hot path); false when the text does not fit the column's declared type.
-  bool convert(const Column& column, const CsvField& field, Value* row) const {
-    const std::string_view text = field.text;
-    if (text.empty() && !field.quoted) return true;  // an empty unquoted field is null
-    if (!column.output) return !column.type || fits(text, *column.type);
+  // hot path); false when the text does not fit the column's declared type. `scratch` holds the
+  // unescaped text of a typed field that had quotes to unescape.
+  bool convert(const Column& column, const CsvField& field, std::string& scratch, Value* row) const {
+    if (field.text.empty() && !field.quoted) return true;  // an empty unquoted field is null
+    if (!column.output && !column.type) return true;       // neither kept nor checked
+    if (!column.type) {
+      if (config_.infer_types && !field.quoted) {
+        row[*column.output] = infer_value(field.text);
+      } else {
+        append_unescaped(field, row[*column.output].emplace<std::string>());
+      }
+      return true;
+    }
+    const std::string_view text = unescaped_text(field, scratch);
+    if (!column.output) return fits(text, *column.type);
     Value& out = row[*column.output];
-    if (const auto type = column.type) {
-      if (*type == ValueType::Int) return store(parse_int(text), out);
-      if (*type == ValueType::Double) return store(parse_double(text), out);
-      auto value = convert_text(text, *type);
-      if (value) out = std::move(*value);
-      return value.has_value();
-    }
-    if (config_.infer_types && !field.quoted) {
-      out = infer_value(text);
-    } else {
-      out.emplace<std::string>(text);
-    }
-    return true;
+    if (*column.type == ValueType::Int) return store(parse_int(text), out);
+    if (*column.type == ValueType::Double) return store(parse_double(text), out);
+    auto value = convert_text(text, *column.type);
+    if (value) out = std::move(*value);
+    return value.has_value();
   }
 
   static bool fits(std::string_view text, ValueType type) {

@@ -245,6 +245,23 @@ TEST(CsvParse, RowsHoldOnlyTheFieldsReadButUnreadTypedFieldsAreStillChecked) {
   EXPECT_EQ(batch.rejections[1].reason, "expected int, got 'oops'");
 }
 
+// A quoted field's "" pairs are unescaped only where its text is used: in a header name, a kept
+// value, a typed value and a rejection's message; a field nothing reads is passed over as it stands.
+TEST(CsvParse, EscapedQuotesAreUnescapedWhereverTheTextIsUsed) {
+  const auto pipeline = csv_pipeline("    types: {\"n\\\"o\": int}\n", "dead_letter");
+  const RecordBatch batch = parse_reading_only(pipeline, {"k\"ept", "n\"o"},
+                                               "\"k\"\"ept\",\"n\"\"o\",skip\n"
+                                               "\"a\"\"b\"\"\",\"12\",\"x\"\"y\"\n"
+                                               "\"\"\"\",\"1\"\"2\",z\n");
+  EXPECT_EQ(batch.schema->names(), (std::vector<std::string>{"k\"ept", "n\"o"}));
+  ASSERT_EQ(batch.rows(), 1u);
+  EXPECT_EQ(batch.row(0)[0], Value{std::string("a\"b\"")});
+  EXPECT_EQ(batch.row(0)[1], Value{int64_t{12}});
+  ASSERT_EQ(batch.rejections.size(), 1u);
+  EXPECT_EQ(batch.rejections[0].field, "n\"o");
+  EXPECT_EQ(batch.rejections[0].reason, "expected int, got '1\"2'");
+}
+
 // When a field read downstream is not in the input, every field stays in the rows, so that the
 // stage that reads it fails with the whole list of fields to choose from.
 TEST(CsvParse, ReadingAFieldTheInputLacksKeepsEveryField) {
