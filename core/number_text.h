@@ -91,18 +91,25 @@ inline std::optional<double> parse_double(std::string_view s) {
                                             1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
   const bool negative = !s.empty() && s.front() == '-';
   const std::string_view body = s.substr(negative ? 1 : 0);
-  const size_t point = body.find('.');
-  const size_t digits = body.size() - (point == std::string_view::npos ? 0 : 1);
-  if (point != 0 && point + 1 != body.size() && digits != 0 && digits <= 15) {
+  if (body.size() <= 16) {
+    // One pass finds the point and reads the digits (a search for the point first was a memchr
+    // call per number).
     uint64_t mantissa = 0;
-    bool all_digits = true;
+    size_t point = std::string_view::npos;
+    bool plain = true;
     for (size_t i = 0; i < body.size(); ++i) {
-      if (i == point) continue;
       const unsigned digit = static_cast<unsigned char>(body[i]) - unsigned{'0'};
-      all_digits &= digit <= 9;
-      mantissa = mantissa * 10 + digit;
+      if (digit <= 9) {
+        mantissa = mantissa * 10 + digit;
+      } else if (body[i] == '.' && point == std::string_view::npos) {
+        point = i;
+      } else {
+        plain = false;
+        break;
+      }
     }
-    if (all_digits) {
+    const size_t digits = body.size() - (point == std::string_view::npos ? 0 : 1);
+    if (plain && point != 0 && point + 1 != body.size() && digits != 0 && digits <= 15) {
       const size_t fraction_digits = point == std::string_view::npos ? 0 : body.size() - point - 1;
       const double value = static_cast<double>(mantissa) / kPowersOfTen[fraction_digits];
       return negative ? -value : value;
