@@ -283,14 +283,20 @@ class CsvParser : public Parser {
       if (!error) {
         const size_t row_begin = out.cells.size();
         out.cells.resize(row_begin + output_width);
-        for (size_t i = 0; i < width && !error; ++i) {
-          if (!convert(columns_[i], fields[i], scratch, out.cells.data() + row_begin)) {
+        Value* const row = out.cells.data() + row_begin;
+        // Pointers in locals: the cells written may alias the vectors' members, which would be
+        // reloaded for every field.
+        const Column* const columns = columns_.data();
+        const CsvField* const record = fields.data();
+        for (size_t i = 0; i < width; ++i) {
+          if (!convert(columns[i], record[i], scratch, row)) {
             bad_field = input_names_[i];
             error =
-                fmt::format("expected {}, got '{}'", type_name(*columns_[i].type), unescaped_text(fields[i], scratch));
+                fmt::format("expected {}, got '{}'", type_name(*columns[i].type), unescaped_text(record[i], scratch));
+            out.cells.resize(row_begin);
+            break;
           }
         }
-        if (error) out.cells.resize(row_begin);
       }
       if (error) {
         out.rejections.push_back({*error, std::move(bad_field), origin, rejected_text(record_text)});
