@@ -28,7 +28,7 @@ struct Work {
   uint64_t records_parsed = 0;  // rows + parse rejections
   uint64_t rows_before_aggregate = 0;  // rows, and rejections, before the aggregate looked at the batch
   size_t rejected_before_aggregate = 0;
-  std::vector<uint32_t> partition_of_row;  // partitioned aggregate: the partition of each row
+  std::vector<uint64_t> route_of_row;  // partitioned aggregate: what tells each row's partition
   std::atomic<size_t> partitions_pending{0};  // partitioned aggregate: partitions not yet done with it
   size_t release_chunks = 0;    // budget handed back when the sink is done with this work
   size_t release_bytes = 0;
@@ -215,7 +215,7 @@ struct StreamGraph {
     stream.run_body(work, [&](Work& w) {
       w.rows_before_aggregate = w.batch.rows();
       w.rejected_before_aggregate = w.batch.rejections.size();
-      partitioned->route(w.batch, w.partition_of_row);
+      partitioned->route(w.batch, w.route_of_row);
       w.partitions_pending.store(parallelism, std::memory_order_relaxed);
     });
   }
@@ -450,7 +450,7 @@ void Stream::sink(detail::Work& work) {
 
 // Serial for each partition, in input order.
 void Stream::aggregate_partition(size_t partition, detail::Work& work) {
-  if (!work.end_of_input) graph_->partitioned->consume(partition, work.batch, work.partition_of_row);
+  if (!work.end_of_input) graph_->partitioned->consume(partition, work.batch, work.route_of_row);
   // acq_rel: the last partition to finish with the work sees what the others did before.
   if (work.partitions_pending.fetch_sub(1, std::memory_order_acq_rel) == 1) done_with(work);
 }

@@ -65,11 +65,12 @@ class PartitionedAggregator {
  public:
   virtual ~PartitionedAggregator() = default;
   // Concurrent, on batches in any order: rejects the records consume() could not take (batch.reject
-  // + drop the row) and sets the partition of every remaining row.
-  virtual void route(RecordBatch& batch, std::vector<uint32_t>& partition_of_row) const = 0;
+  // + drop the row) and sets the route of every remaining row: a value of the aggregator's own
+  // (group_by's is the key's hash), from which consume() tells the row's partition.
+  virtual void route(RecordBatch& batch, std::vector<uint64_t>& route_of_row) const = 0;
   // Serial for each partition, in input order; different partitions run concurrently. Must not
   // reject records; may throw Error (e.g. a limit), which fails the stream.
-  virtual void consume(size_t partition, const RecordBatch& batch, std::span<const uint32_t> partition_of_row) = 0;
+  virtual void consume(size_t partition, const RecordBatch& batch, std::span<const uint64_t> route_of_row) = 0;
   // Once every partition has consumed all the input.
   virtual void finish(const Emit& emit) = 0;
 };

@@ -20,17 +20,35 @@ using Key = std::vector<Value>;
 
 size_t hash_more(size_t h, const Value& v) noexcept { return h * 1000003u ^ ValueHash{}(v); }
 
+// A record's key where it stands in the row, with its hash (computed once, by route or consume):
+// the group maps are searched with it, and a Key is only built for a new group.
+struct RowKey {
+  std::span<const Value> row;
+  const std::vector<size_t>& columns;  // the key's columns in the row
+  size_t hash;
+};
+
 struct KeyHash {
+  using is_transparent = void;
   size_t operator()(const Key& key) const noexcept {
     size_t h = 0;
     for (const Value& v : key) h = hash_more(h, v);
     return h;
   }
+  size_t operator()(const RowKey& key) const noexcept { return key.hash; }
 };
 struct KeyEqual {
+  using is_transparent = void;
   bool operator()(const Key& a, const Key& b) const noexcept {
     return std::equal(a.begin(), a.end(), b.begin(), b.end(), ValueEqual{});
   }
+  bool operator()(const RowKey& a, const Key& b) const noexcept {
+    for (size_t k = 0; k < b.size(); ++k) {
+      if (!ValueEqual{}(a.row[a.columns[k]], b[k])) return false;
+    }
+    return true;
+  }
+  bool operator()(const Key& a, const RowKey& b) const noexcept { return (*this)(b, a); }
 };
 
 using Group = std::vector<std::unique_ptr<Accumulator>>;
@@ -99,26 +117,27 @@ class GroupTables {
   }
 
   // KeyHash of the row's key, without copying the key out of the row.
-  static size_t key_hash(std::span<const Value> row, const Columns& columns) {
+  static size_t key_hash(std::span<const Value> row, const Columns& columns) noexcept {
     size_t h = 0;
     for (size_t column : columns.keys) h = hash_more(h, row[column]);
     return h;
   }
 
   // Adds the record to its group, which it creates if need be; `group_count` counts the groups of
-  // every table against max_groups.
-  void add(GroupMap& groups, std::span<const Value> row, const Origin& origin, const Columns& columns, Key& key,
+  // every table against max_groups. `hash` is key_hash(row, columns).
+  void add(GroupMap& groups, std::span<const Value> row, size_t hash, const Origin& origin, const Columns& columns,
            std::atomic<size_t>& group_count) const {
-    key.resize(columns.keys.size());
-    for (size_t k = 0; k < columns.keys.size(); ++k) key[k] = row[columns.keys[k]];
-    auto it = groups.find(key);
+    auto it = groups.find(RowKey{row, columns.keys, hash});
     if (it == groups.end()) {
       if (group_count.fetch_add(1, std::memory_order_relaxed) >= config_.max_groups) {
         throw Error(ErrorCode::ResourceExhausted,
                     fmt::format("group_by: more than {} groups (max_groups) at line {}", config_.max_groups,
                                 origin.line));
       }
-      it = groups.emplace(key, new_group()).first;
+      Key key;
+      key.reserve(columns.keys.size());
+      for (size_t column : columns.keys) key.push_back(row[column]);
+      it = groups.emplace(std::move(key), new_group()).first;
     }
     auto& accumulators = it->second;
     try {
@@ -191,7 +210,9 @@ class GroupByAggregator : public Aggregator {
         rejected = true;
         continue;
       }
-      tables_.add(open_window(*window).groups, batch.row(r), batch.origins[r], columns, key_, group_count_);
+      const auto row = batch.row(r);
+      tables_.add(open_window(*window).groups, row, GroupTables::key_hash(row, columns), batch.origins[r], columns,
+                  group_count_);
       // Per record, not per batch: complete windows leave at once, so the groups counted against
       // max_groups do not depend on how the input was chunked.
       emit_complete_windows(clock_->complete_until(), emit);
@@ -238,7 +259,6 @@ class GroupByAggregator : public Aggregator {
   GroupTables tables_;
   std::unique_ptr<WindowClock> clock_;
   ColumnCache column_cache_;
-  Key key_;                                     // scratch for the current record's key
   std::map<int64_t, OpenWindow> open_windows_;  // by start
   std::atomic<size_t> group_count_{0};          // over all open windows, against max_groups
 };
@@ -250,8 +270,9 @@ class PartitionedGroupBy : public PartitionedAggregator {
                      size_t partitions)
       : tables_(config, functions), partitions_(partitions) {}
 
-  void route(RecordBatch& batch, std::vector<uint32_t>& partition_of_row) const override {
-    partition_of_row.clear();
+  // A row's route is its key's hash.
+  void route(RecordBatch& batch, std::vector<uint64_t>& route_of_row) const override {
+    route_of_row.clear();
     if (batch.rows() == 0) return;
     const Columns columns = tables_.find_columns(*batch.schema);
     std::vector<char> keep(batch.rows(), 1);
@@ -263,22 +284,22 @@ class PartitionedGroupBy : public PartitionedAggregator {
       }
     }
     if (rejected) batch.keep_rows(keep);
-    partition_of_row.resize(batch.rows());
-    for (size_t r = 0; r < batch.rows(); ++r) {
-      // The hash's high bits: the group maps index their buckets by its low bits.
-      const uint64_t mixed = static_cast<uint64_t>(tables_.key_hash(batch.row(r), columns)) * 0x9E3779B97F4A7C15ull;
-      partition_of_row[r] = static_cast<uint32_t>((mixed >> 32) % partitions_.size());
-    }
+    route_of_row.resize(batch.rows());
+    for (size_t r = 0; r < batch.rows(); ++r) route_of_row[r] = GroupTables::key_hash(batch.row(r), columns);
   }
 
-  void consume(size_t partition, const RecordBatch& batch, std::span<const uint32_t> partition_of_row) override {
+  void consume(size_t partition, const RecordBatch& batch, std::span<const uint64_t> route_of_row) override {
     Partition& part = partitions_[partition];
     if (batch.rows() == 0) return;
     const Columns& columns = tables_.columns(part.columns, batch.schema);
+    const uint64_t partitions = partitions_.size();
     for (size_t r = 0; r < batch.rows(); ++r) {
-      if (partition_of_row[r] == partition) {
-        tables_.add(part.groups, batch.row(r), batch.origins[r], columns, part.key, group_count_);
-      }
+      const uint64_t hash = route_of_row[r];
+      // The hash's high bits pick the partition (by multiplying, not dividing): the group maps
+      // index their buckets by its low bits.
+      const uint64_t high = (hash * 0x9E3779B97F4A7C15ull) >> 32;
+      if ((high * partitions) >> 32 != partition) continue;
+      tables_.add(part.groups, batch.row(r), static_cast<size_t>(hash), batch.origins[r], columns, group_count_);
     }
   }
 
@@ -292,7 +313,6 @@ class PartitionedGroupBy : public PartitionedAggregator {
   struct alignas(64) Partition {  // one cache line apart: partitions are written by different threads
     ColumnCache columns;
     GroupMap groups;
-    Key key;  // scratch for the current record's key
   };
 
   GroupTables tables_;

@@ -204,13 +204,13 @@ class LineLog : public AggregateStage {
  private:
   struct Partitioned : PartitionedAggregator {
     explicit Partitioned(size_t partitions) : lines(partitions) {}
-    void route(RecordBatch& batch, std::vector<uint32_t>& partition_of_row) const override {
-      partition_of_row.resize(batch.rows());
-      for (size_t r = 0; r < batch.rows(); ++r) partition_of_row[r] = batch.origins[r].line % lines.size();
+    void route(RecordBatch& batch, std::vector<uint64_t>& route_of_row) const override {
+      route_of_row.resize(batch.rows());
+      for (size_t r = 0; r < batch.rows(); ++r) route_of_row[r] = batch.origins[r].line % lines.size();
     }
-    void consume(size_t partition, const RecordBatch& batch, std::span<const uint32_t> partition_of_row) override {
+    void consume(size_t partition, const RecordBatch& batch, std::span<const uint64_t> route_of_row) override {
       for (size_t r = 0; r < batch.rows(); ++r) {
-        if (partition_of_row[r] == partition) lines[partition].push_back(batch.origins[r].line);
+        if (route_of_row[r] == partition) lines[partition].push_back(batch.origins[r].line);
       }
     }
     void finish(const Emit& emit) override {

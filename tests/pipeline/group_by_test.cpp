@@ -269,6 +269,34 @@ stages:
   }
 }
 
+// An int key and a double key that compare equal are one group, serial or split over partitions
+// (whose routing hashes the key in one place and looks it up in another).
+TEST(GroupBy, KeysThatCompareEqualAreOneGroupWhateverTheirTypeAndTheParallelism) {
+  for (const char* parallelism : {"1", "4"}) {
+    SCOPED_TRACE(parallelism);
+    const auto pipeline = pipeline_from_yaml(std::string("parallelism: ") + parallelism + R"(
+stages:
+  - type: csv
+    infer_types: true
+  - type: group_by
+    keys: [k, j]
+    aggregates:
+      - {fn: count}
+)");
+    std::string csv = "k,j\n";
+    for (int i = 0; i < 300; ++i) csv += fmt::format("{},{}\n", i % 3 == 0 ? "7" : "7.0", i % 2 == 0 ? "x" : "y");
+    const auto run = run_chunked(pipeline, csv, 97);
+    ASSERT_EQ(run.results.size(), 1u);
+    const auto& rows = run.results[0].rows;
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(as_double(rows[0][0]), 7.0);
+    EXPECT_EQ(rows[0][1], Value{std::string("x")});
+    EXPECT_EQ(rows[0][2], Value{int64_t{150}});
+    EXPECT_EQ(rows[1][1], Value{std::string("y")});
+    EXPECT_EQ(rows[1][2], Value{int64_t{150}});
+  }
+}
+
 TEST(GroupBy, WindowsAreNotPartitioned) {
   const auto pipeline = pipeline_from_yaml(R"(
 stages:
