@@ -292,14 +292,19 @@ TEST(Engine, SmallChunksIntoAnIdleStreamRunOnThePushingThreadWithTheGraphsResult
       EXPECT_GT(graph.results.size(), 0u);
       EXPECT_EQ(graph.results_on_calling_thread, 0u);
       // Records come back from the push that brought them (the input ends with a newline, so
-      // the end of input, which goes through the graph, brings none).
+      // the end of input, which goes through the graph, brings none). With bigger chunks only
+      // the input's short last one may run here, if the graph is idle by then.
       if (yaml == records_yaml) {
-        EXPECT_EQ(here.results_on_calling_thread,
-                  chunk <= StreamLimits{}.max_inline_chunk_bytes ? here.results.size() : 0);
+        if (chunk <= StreamLimits{}.max_inline_chunk_bytes) {
+          EXPECT_EQ(here.results_on_calling_thread, here.results.size());
+        } else {
+          EXPECT_LE(here.results_on_calling_thread, csv.size() % chunk <= StreamLimits{}.max_inline_chunk_bytes ? 1u : 0u);
+        }
       }
     }
   }
 }
+
 
 }  // namespace
 }  // namespace sluice::pipeline
