@@ -306,5 +306,87 @@ TEST(Engine, SmallChunksIntoAnIdleStreamRunOnThePushingThreadWithTheGraphsResult
 }
 
 
+// Gathered pushes (StreamLimits::gather_bytes) give what pushes one by one give, whatever the
+// gather size, chunk size and budget: a budget too small for the gather size must not stall the
+// stream (the gathered chunks go in when the budget is full).
+TEST(Engine, GatheredPushesGiveTheSameResultsCountersAndDeadLettersWithAnyBudget) {
+  const std::string records_yaml =
+      "on_error: dead_letter\nstages:\n  - type: csv\n    types: {status: int, bytes: int}\n"
+      "  - type: filter\n    where: status >= 400\n";
+  const std::string windowed_yaml = kErrorsPipelineYaml + "    window: {type: tumbling_count, size: 50}\n";
+  std::string csv = to_csv(make_access_records(1500, 9));
+  for (size_t pos = 0, line = 0; (pos = csv.find('\n', pos)) != std::string::npos; ++pos) {
+    if (++line % 89 == 0) csv.insert(pos, ",x");
+  }
+  for (const std::string& yaml : {records_yaml, kErrorsPipelineYaml, windowed_yaml}) {
+    const auto pipeline = pipeline_from_yaml(yaml);
+    for (size_t chunk : {size_t{1}, size_t{61}, size_t{4096}}) {
+      const RunResult one_by_one = run_chunked(pipeline, csv, chunk, kThroughTheGraph);
+      for (size_t gather : {size_t{1}, size_t{1000}, size_t{1} << 20}) {
+        for (size_t budget_chunks : {size_t{2}, size_t{8}}) {
+          SCOPED_TRACE(fmt::format("{}chunk {}, gather {}, budget {} chunks", yaml, chunk, gather, budget_chunks));
+          StreamLimits limits = kThroughTheGraph;
+          limits.gather_bytes = gather;
+          limits.max_chunks_in_flight = budget_chunks;
+          limits.max_bytes_in_flight = 3000;
+          const RunResult gathered = run_chunked(pipeline, csv, chunk, limits);
+          EXPECT_EQ(all_rows(gathered.results), all_rows(one_by_one.results));
+          EXPECT_EQ(counters_and_dead_letters(gathered.summary), counters_and_dead_letters(one_by_one.summary));
+          EXPECT_EQ(gathered.summary.counters.chunks_in, one_by_one.summary.counters.chunks_in);
+        }
+      }
+    }
+  }
+}
+
+// What is gathered waits for more: it skips even the pushing thread's own run of a small chunk
+// into an idle stream, and goes into the graph once there is enough of it (or at finish).
+TEST(Engine, GatheredPushesEnterTheGraphOnceThereIsEnough) {
+  const auto pipeline = pipeline_from_yaml("stages:\n  - type: csv\n    header: false\n    columns: [n, text]\n");
+  const std::string padding(90, 'x');
+  StreamLimits limits;  // small chunks into an idle stream would run on this thread
+  limits.gather_bytes = 10 * (padding.size() + 4) + 1;  // more than 10 chunks
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t rows = 0;
+  bool done = false;
+  Stream* stream_ptr = nullptr;
+  Stream::Callbacks callbacks;
+  callbacks.on_result = [&](ResultBatch&& batch) {
+    stream_ptr->result_consumed();
+    std::lock_guard lock(mu);
+    rows += batch.rows.size();
+    cv.notify_all();
+  };
+  callbacks.on_room = [&] {
+    std::lock_guard lock(mu);
+    cv.notify_all();
+  };
+  callbacks.on_finish = [&](const Status& s) {
+    EXPECT_TRUE(s.ok()) << s.message;
+    std::lock_guard lock(mu);
+    done = true;
+    cv.notify_all();
+  };
+  Stream stream(pipeline, limits, callbacks);
+  stream_ptr = &stream;
+  for (int i = 0; i < 25; ++i) {
+    ASSERT_TRUE(stream.has_room());
+    stream.push(fmt::format("{:02},{}\n", i, padding));  // 94 bytes
+    std::unique_lock lock(mu);
+    if (i < 10) {
+      EXPECT_EQ(rows, 0u) << "after push " << i;
+    } else if (i == 10) {  // 11 chunks are enough
+      cv.wait(lock, [&] { return rows == 11; });
+    }
+  }
+  EXPECT_LE(rows, 22u);  // the last three wait for more, or for finish
+  stream.finish();
+  std::unique_lock lock(mu);
+  cv.wait(lock, [&] { return done; });
+  EXPECT_EQ(rows, 25u);
+  EXPECT_EQ(stream.summary().counters.chunks_in, 25u);
+}
+
 }  // namespace
 }  // namespace sluice::pipeline
