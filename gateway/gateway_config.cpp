@@ -123,8 +123,7 @@ constexpr uint64_t kMaxTransportWindow = 1u << 30;
 
 ServerOptions parse_server_options(const config::Node& node, ServerFiles files) {
   node.expect_keys({"listen", "data_dir", "max_message_bytes", "max_concurrent_streams", "max_memory_bytes",
-                    "file_chunk_bytes", "max_upload_result_rows", "upload_gather_bytes", "stream_limits",
-                    "transport_window_bytes",
+                    "file_chunk_bytes", "max_upload_result_rows", "stream_limits", "transport_window_bytes",
                     "compression", "recording", "metrics", "tls", "auth"},
                    "server");
   ServerOptions options;
@@ -135,7 +134,6 @@ ServerOptions parse_server_options(const config::Node& node, ServerFiles files) 
   if (auto n = node.get("max_memory_bytes")) options.max_memory_bytes = n->as_positive_bytes();
   if (auto n = node.get("file_chunk_bytes")) options.file_chunk_bytes = n->as_positive_bytes();
   if (auto n = node.get("max_upload_result_rows")) options.max_upload_result_rows = n->as_positive_u32();
-  if (auto n = node.get("upload_gather_bytes")) options.upload_gather_bytes = n->as_bytes();
   if (auto n = node.get("stream_limits")) options.stream_limits = pipeline::StreamLimits::from_yaml(*n);
   if (auto n = node.get("transport_window_bytes")) {
     options.transport_window_bytes = n->as_bytes();

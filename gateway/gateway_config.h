@@ -31,9 +31,6 @@ struct ServerOptions {
   bool gzip = false;                             // compress responses
   uint64_t file_chunk_bytes = 64u << 10;         // ProcessFile's default read size
   uint64_t max_upload_result_rows = 100000;      // Upload holds results until the end; cap them
-  // Upload awaits no result before its end, so its messages may enter the pipeline gathered into
-  // inputs of up to this size: fewer, larger inputs wake the graph's workers less often (0: off).
-  uint64_t upload_gather_bytes = 1u << 20;
   pipeline::StreamLimits stream_limits;          // per-stream in-flight budget
   // Each stream's HTTP/2 receive window, which the client may fill while the stream does not read.
   // 0: gRPC's adaptive window (BDP probing), the fastest, but not bounded by this config.

@@ -114,9 +114,7 @@ Status PipelineCall::open_stream(const std::string& pipeline_name, const std::st
   callbacks.on_result = [this](ResultBatch&& batch) { deliver(std::move(batch)); };
   callbacks.on_room = [this] { continue_input(); };
   callbacks.on_finish = [this](const Status& status) { complete(status); };
-  pipeline::StreamLimits limits = state_.config.server.stream_limits;
-  if (upload_response_) limits.gather_bytes = state_.config.server.upload_gather_bytes;
-  auto stream = std::make_unique<pipeline::Stream>(pipeline, limits, std::move(callbacks));
+  auto stream = std::make_unique<pipeline::Stream>(pipeline, state_.config.server.stream_limits, std::move(callbacks));
   // Before stream_ is published, so complete() on another thread sees the id.
   if (state_.recorder) recording_id_ = state_.recorder->start_stream(pipeline_name, format, label);
   {

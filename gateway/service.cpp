@@ -184,7 +184,6 @@ void describe(const GatewayConfig& config, v1::DescribeResponse* response) {
   limits->set_max_pending_results(static_cast<uint32_t>(server.stream_limits.max_pending_results));
   limits->set_max_inline_chunk_bytes(server.stream_limits.max_inline_chunk_bytes);
   limits->set_transport_window_bytes(server.transport_window_bytes);
-  limits->set_upload_gather_bytes(server.upload_gather_bytes);
 }
 
 void validate(const std::string& yaml, v1::ValidateConfigResponse* response) {

@@ -35,17 +35,14 @@ struct Work {
   bool end_of_input = false;
 };
 
-// What one push (or several gathered ones, or finish) hands the graph.
-struct Input {
-  std::vector<std::string> chunks;  // in input order
-  bool end_of_input = false;
-};
-
 }  // namespace detail
 
 namespace {
 
-using detail::Input;
+struct Input {
+  std::string chunk;
+  bool end_of_input = false;
+};
 using InputPtr = std::shared_ptr<Input>;
 using WorkPtr = std::shared_ptr<detail::Work>;
 
@@ -230,51 +227,37 @@ struct StreamGraph {
                     [&](Work& w) { one_at_a_time(partitions[p].get(), [&] { stream.aggregate_partition(p, w); }); });
   }
 
-  // Serial, in input order: frames the chunks into blocks of whole records and delivers them.
+  // Serial, in input order: frames the chunk into blocks of whole records and delivers them.
   template <typename Deliver>
   void cut_blocks(Input& input, Deliver& deliver) {
+    const size_t chunk_bytes = input.chunk.size();
     std::vector<Block> blocks;
-    for (size_t i = 0; i < input.chunks.size(); ++i) {
-      const size_t chunk_bytes = input.chunks[i].size();
-      // The input counts as one chunk in flight, however many it gathered: its last gives it back.
-      const size_t chunks = i + 1 == input.chunks.size() ? 1 : 0;
-      blocks.clear();
-      if (!framed([&] { framer.push(std::move(input.chunks[i]), blocks); }, blocks)) return;
-      if (blocks.empty()) {
-        stream.release(chunks, chunk_bytes);  // all of it is carried over to the next chunk
-        continue;
-      }
-      // The chunk's budget comes back when its last block is done with.
-      blocks_to_work(blocks, deliver, chunks, chunk_bytes);
-    }
-    if (input.end_of_input) {
-      blocks.clear();
-      if (!framed([&] { if (auto last = framer.finish()) blocks.push_back(std::move(*last)); }, blocks)) return;
-      blocks_to_work(blocks, deliver, 0, 0);
-      auto end = std::make_shared<Work>();
-      end->end_of_input = true;
-      deliver(std::move(end));
-    }
-  }
-  // Runs the framer's step, then the parser's look at each new block; false if the stream stopped.
-  template <typename Step>
-  bool framed(Step&& step, std::vector<Block>& blocks) {
     stream.guarded([&] {
-      step();
+      if (input.end_of_input) {
+        if (auto last = framer.finish()) blocks.push_back(std::move(*last));
+      } else {
+        framer.push(std::move(input.chunk), blocks);
+      }
       for (Block& block : blocks) parser->prepare(block);
     });
-    return !stream.stopped();
-  }
-  template <typename Deliver>
-  void blocks_to_work(std::vector<Block>& blocks, Deliver& deliver, size_t release_chunks, size_t release_bytes) {
+    if (stream.stopped()) return;
+    if (blocks.empty() && !input.end_of_input) {
+      stream.release(1, chunk_bytes);  // all of it is carried over to the next chunk
+      return;
+    }
     for (size_t i = 0; i < blocks.size(); ++i) {
       auto work = std::make_shared<Work>();
       work->block = std::move(blocks[i]);
-      if (i + 1 == blocks.size()) {
-        work->release_chunks = release_chunks;
-        work->release_bytes = release_bytes;
+      if (i + 1 == blocks.size() && !input.end_of_input) {
+        work->release_chunks = 1;
+        work->release_bytes = chunk_bytes;
       }
       deliver(std::move(work));
+    }
+    if (input.end_of_input) {
+      auto end = std::make_shared<Work>();
+      end->end_of_input = true;
+      deliver(std::move(end));
     }
   }
 };
@@ -339,57 +322,36 @@ bool Stream::has_room() const {
 
 void Stream::push(std::string chunk) {
   if (stopped() || input_done_.load()) return;
+  const size_t in_flight = ++chunks_in_flight_;
+  size_t peak = peak_chunks_in_flight_.load();
+  while (in_flight > peak && !peak_chunks_in_flight_.compare_exchange_weak(peak, in_flight)) {
+  }
+  bytes_in_flight_ += chunk.size();
   {
     std::lock_guard lock(summary_mu_);
     summary_.counters.bytes_in += chunk.size();
     summary_.counters.chunks_in += 1;
-  }
-  bytes_in_flight_ += chunk.size();
-  if (limits_.gather_bytes > 0) {
-    // Gathered into one input, which counts as one chunk in flight; the graph gets it once there
-    // is enough, or once the budget allows no further push, so that what frees it is in the graph.
-    if (gathered_.empty()) count_chunk_in_flight();
-    gathered_bytes_ += chunk.size();
-    gathered_.push_back(std::move(chunk));
-    if (gathered_bytes_ < limits_.gather_bytes && has_room()) return;
-    gathered_bytes_ = 0;
-    submit(std::make_shared<Input>(Input{std::exchange(gathered_, {}), false}));
-    return;
   }
   // A small chunk into a stream with nothing in flight runs through the stages on this thread:
   // waking a graph worker for it, and then the thread that writes its result, costs more than
   // the work (one record per message). Nothing in flight means that the last body to touch the
   // stream's serial state (framer, sink, partitions) released its budget after touching it, and
   // the release (chunks_in_flight_) orders it before this push.
-  const bool run_here = count_chunk_in_flight() == 1 && chunk.size() <= limits_.max_inline_chunk_bytes;
-  std::vector<std::string> chunks;
-  chunks.push_back(std::move(chunk));
-  auto input = std::make_shared<Input>(Input{std::move(chunks), false});
+  const bool run_here = in_flight == 1 && chunk.size() <= limits_.max_inline_chunk_bytes;
+  auto input = std::make_shared<Input>(Input{std::move(chunk), false});
+  handoff_send(input.get());
   if (run_here) {
-    handoff_send(input.get());
     graph_->run_here(*input);
   } else {
-    submit(std::move(input));
+    graph_->frame.try_put(std::move(input));
   }
-}
-
-size_t Stream::count_chunk_in_flight() {
-  const size_t in_flight = ++chunks_in_flight_;
-  size_t peak = peak_chunks_in_flight_.load();
-  while (in_flight > peak && !peak_chunks_in_flight_.compare_exchange_weak(peak, in_flight)) {
-  }
-  return in_flight;
-}
-
-void Stream::submit(std::shared_ptr<Input> input) {
-  handoff_send(input.get());
-  graph_->frame.try_put(std::move(input));
 }
 
 void Stream::finish() {
   if (stopped() || input_done_.exchange(true)) return;
-  gathered_bytes_ = 0;
-  submit(std::make_shared<Input>(Input{std::exchange(gathered_, {}), true}));  // what is gathered goes first
+  auto input = std::make_shared<Input>(Input{{}, true});
+  handoff_send(input.get());
+  graph_->frame.try_put(std::move(input));
 }
 
 void Stream::cancel(Status status) { fail(std::move(status)); }

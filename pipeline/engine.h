@@ -32,7 +32,6 @@ namespace sluice::pipeline {
 namespace detail {
 struct StreamGraph;
 struct Work;
-struct Input;
 }
 
 struct StreamLimits {
@@ -42,12 +41,6 @@ struct StreamLimits {
   // A chunk of up to this many bytes, pushed while nothing is in flight, runs through the stages
   // on the pushing thread instead of the graph's workers (0: never). See Stream::push.
   size_t max_inline_chunk_bytes = 4096;
-  // Pushes are gathered into inputs of up to this many bytes before they enter the graph (0: each
-  // on its own), which wakes its workers once per input. Only for a caller that awaits no result
-  // before finish(), since what is gathered waits for more: the gateway sets it for uploads
-  // (server.upload_gather_bytes). The gathered bytes count as in flight, and each input as one
-  // chunk in flight.
-  size_t gather_bytes = 0;
 
   // A config's server.stream_limits (unknown keys rejected; counts and budgets above zero).
   static StreamLimits from_yaml(const config::Node& node);
@@ -114,8 +107,6 @@ class Stream {
   // Runs a node's body on its work, stating the hand-offs to TSan.
   template <typename F>
   void run_body(detail::Work& work, F&& body);
-  size_t count_chunk_in_flight();  // returns the chunks now in flight
-  void submit(std::shared_ptr<detail::Input> input);
   void release(size_t chunks, size_t bytes);
   void emit(ResultBatch&& result);
   Emit emitter() {
@@ -136,9 +127,6 @@ class Stream {
   std::atomic<size_t> pending_results_{0};
   std::atomic<bool> stopped_{false};   // finished, failed or cancelled: no more work is accepted
   std::atomic<bool> input_done_{false};
-  // Pushed chunks not yet in the graph (StreamLimits::gather_bytes); only push and finish touch them.
-  std::vector<std::string> gathered_;
-  size_t gathered_bytes_ = 0;
   std::once_flag finish_once_;
 
   mutable std::mutex summary_mu_;  // the sink writes the summary; summary() may read it anytime

@@ -18,7 +18,7 @@ class Gateway : public ::testing::Test {
   void SetUp() override {
     const std::string yaml =
         "server:\n  listen: 127.0.0.1:0\n  max_message_bytes: 256KiB\n  data_dir: " + data_dir_.path().string() +
-        "\n  transport_window_bytes: 64KiB\n  upload_gather_bytes: 2KiB\n  stream_limits: {max_chunks_in_flight: 4, max_bytes_in_flight: 1MiB, "
+        "\n  transport_window_bytes: 64KiB\n  stream_limits: {max_chunks_in_flight: 4, max_bytes_in_flight: 1MiB, "
         "max_pending_results: 4, max_inline_chunk_bytes: 1KiB}\n"
         "pipelines:\n  errors:\n" +
         indent(kErrorsPipelineYaml, "    ") +
@@ -149,7 +149,6 @@ TEST_F(Gateway, DescribeAndValidateConfig) {
   EXPECT_EQ(info.limits().max_chunks_in_flight(), 4u);
   EXPECT_EQ(info.limits().max_inline_chunk_bytes(), 1024u);
   EXPECT_EQ(info.limits().transport_window_bytes(), 64u << 10);
-  EXPECT_EQ(info.limits().upload_gather_bytes(), 2048u);
 
   const auto bad = client_->validate_config("pipelines:\n  p:\n    stages:\n      - type: csv\n        bogus: 1\n");
   EXPECT_FALSE(bad.valid());
