@@ -19,21 +19,6 @@ int Schema::index_of(std::string_view name) const {
   return it == names_.end() ? -1 : static_cast<int>(it - names_.begin());
 }
 
-void RecordBatch::keep_rows(const std::vector<char>& keep) {
-  const size_t w = width();
-  size_t out = 0;
-  for (size_t r = 0; r < rows(); ++r) {
-    if (!keep[r]) continue;
-    if (out != r) {
-      std::move(cells.begin() + r * w, cells.begin() + (r + 1) * w, cells.begin() + out * w);
-      origins[out] = origins[r];
-    }
-    ++out;
-  }
-  cells.resize(out * w);
-  origins.resize(out);
-}
-
 void RecordBatch::reject(size_t r, std::string reason, std::string field) {
   rejections.push_back({std::move(reason), std::move(field), origins[r], {}});
 }

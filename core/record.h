@@ -1,6 +1,7 @@
 #pragma once
 // Records travel between stages in batches: one schema, row-major cells, and where each row came
 // from in the input so that errors can name a line and byte offset.
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -54,7 +55,27 @@ struct RecordBatch {
   std::span<const Value> row(size_t r) const { return {cells.data() + r * width(), width()}; }
 
   // Keeps only the rows whose flag is set, preserving order.
-  void keep_rows(const std::vector<char>& keep);
+  void keep_rows(const std::vector<char>& keep) {
+    keep_rows_if([&](size_t r) { return keep[r] != 0; });
+  }
+  // Keeps only the rows r for which keep(r) is true, preserving order, in one pass: keep(r) is
+  // asked before row r moves, so it may read the row (r counts the rows as they were).
+  template <typename Keep>
+  void keep_rows_if(Keep&& keep) {
+    const size_t w = width();
+    const size_t n = rows();
+    size_t out = 0;
+    for (size_t r = 0; r < n; ++r) {
+      if (!keep(r)) continue;
+      if (out != r) {
+        std::move(cells.begin() + r * w, cells.begin() + (r + 1) * w, cells.begin() + out * w);
+        origins[out] = origins[r];
+      }
+      ++out;
+    }
+    cells.resize(out * w);
+    origins.resize(out);
+  }
   // Records a rejection for row r; the caller then drops the row (usually with keep_rows).
   void reject(size_t r, std::string reason, std::string field = {});
 };

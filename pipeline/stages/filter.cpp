@@ -21,9 +21,7 @@ FilterStage::FilterStage(const FilterConfig& config) : predicate_(expr::Expressi
 void FilterStage::apply(RecordBatch& batch) const {
   if (batch.rows() == 0) return;
   const expr::BoundExpression predicate = predicate_.bind(*batch.schema);
-  std::vector<char> keep(batch.rows());
-  for (size_t r = 0; r < batch.rows(); ++r) keep[r] = predicate.test(batch.row(r));
-  batch.keep_rows(keep);
+  batch.keep_rows_if([&](size_t r) { return predicate.test(batch.row(r)); });
 }
 
 void register_filter(StageRegistry& registry) {
