@@ -298,13 +298,13 @@ TEST(Engine, SmallChunksIntoAnIdleStreamRunOnThePushingThreadWithTheGraphsResult
         if (chunk <= StreamLimits{}.max_inline_chunk_bytes) {
           EXPECT_EQ(here.results_on_calling_thread, here.results.size());
         } else {
-          EXPECT_LE(here.results_on_calling_thread, csv.size() % chunk <= StreamLimits{}.max_inline_chunk_bytes ? 1u : 0u);
+          EXPECT_LE(here.results_on_calling_thread,
+                    csv.size() % chunk <= StreamLimits{}.max_inline_chunk_bytes ? 1u : 0u);
         }
       }
     }
   }
 }
-
 
 }  // namespace
 }  // namespace sluice::pipeline
