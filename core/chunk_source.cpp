@@ -21,12 +21,15 @@ FileChunkReader::~FileChunkReader() {
 }
 
 bool FileChunkReader::next(std::string& chunk) {
-  chunk.resize(chunk_bytes_);
-  const size_t n = std::fread(chunk.data(), 1, chunk_bytes_, file_);
+  size_t n = 0;
+  // Read straight into the string: resize() would first write zeros over every byte read.
+  chunk.resize_and_overwrite(chunk_bytes_, [&](char* data, size_t) {
+    n = std::fread(data, 1, chunk_bytes_, file_);
+    return n;
+  });
   if (n < chunk_bytes_ && std::ferror(file_)) {
     throw Error(ErrorCode::DataLoss, fmt::format("reading '{}' failed at offset {}", path_, bytes_read_ + n));
   }
-  chunk.resize(n);
   bytes_read_ += n;
   return n > 0;
 }
