@@ -19,6 +19,24 @@ int Schema::index_of(std::string_view name) const {
   return it == names_.end() ? -1 : static_cast<int>(it - names_.begin());
 }
 
+namespace {
+// A string's own heap allocation: none while the text fits in the object (the short-string buffer).
+size_t heap_bytes(const std::string& s) {
+  static const size_t inline_capacity = std::string().capacity();
+  return s.capacity() > inline_capacity ? s.capacity() + 1 : 0;
+}
+}  // namespace
+
+size_t RecordBatch::memory_bytes() const {
+  size_t bytes = cells.capacity() * sizeof(Value) + origins.capacity() * sizeof(Origin) +
+                 rejections.capacity() * sizeof(Rejection);
+  for (const Value& cell : cells) {
+    if (const auto* text = std::get_if<std::string>(&cell)) bytes += heap_bytes(*text);
+  }
+  for (const Rejection& r : rejections) bytes += heap_bytes(r.reason) + heap_bytes(r.field) + heap_bytes(r.record);
+  return bytes;
+}
+
 void RecordBatch::reject(size_t r, std::string reason, std::string field) {
   rejections.push_back({std::move(reason), std::move(field), origins[r], {}});
 }

@@ -78,6 +78,10 @@ struct RecordBatch {
   }
   // Records a rejection for row r; the caller then drops the row (usually with keep_rows).
   void reject(size_t r, std::string reason, std::string field = {});
+
+  // The heap memory the batch holds: its vectors as allocated, and the strings too long to be
+  // kept inside their object. What the engine counts against a stream's in-flight budget.
+  size_t memory_bytes() const;
 };
 
 // Aggregate output: a small table, plus the window it belongs to when windows are configured.

@@ -32,6 +32,7 @@ struct Work {
   std::atomic<size_t> partitions_pending{0};  // partitioned aggregate: partitions not yet done with it
   size_t release_chunks = 0;    // budget handed back when the sink is done with this work
   size_t release_bytes = 0;
+  size_t batch_bytes = 0;       // the batch's memory as last counted in the budget (Stream::recount)
   bool end_of_input = false;
 };
 
@@ -206,10 +207,14 @@ struct StreamGraph {
       parser->parse(w.block, w.batch);
       w.records_parsed = w.batch.rows() + w.batch.rejections.size();
       w.block = Block{};  // the text is no longer needed; free it early
+      stream.recount(w);
     });
   }
   void transform_body(const TransformStage& stage, Work& work) {
-    stream.run_body(work, [&](Work& w) { stage.apply(w.batch); });
+    stream.run_body(work, [&](Work& w) {
+      stage.apply(w.batch);
+      stream.recount(w);  // a transform may add fields or drop rows
+    });
   }
   void route_body(Work& work) {
     stream.run_body(work, [&](Work& w) {
@@ -371,6 +376,16 @@ void Stream::fail(Status status) {
   });
 }
 
+void Stream::recount(detail::Work& work) {
+  const size_t now = work.batch.memory_bytes();
+  if (now >= work.batch_bytes) {
+    bytes_in_flight_ += now - work.batch_bytes;
+  } else {
+    release(0, work.batch_bytes - now);
+  }
+  work.batch_bytes = now;
+}
+
 void Stream::release(size_t chunks, size_t bytes) {
   if (chunks == 0 && bytes == 0) return;
   chunks_in_flight_ -= chunks;
@@ -457,7 +472,7 @@ void Stream::aggregate_partition(size_t partition, detail::Work& work) {
 
 // The work has been through the whole graph: its budget is freed, and the end of input finishes.
 void Stream::done_with(detail::Work& work) {
-  release(work.release_chunks, work.release_bytes);
+  release(work.release_chunks, work.release_bytes + work.batch_bytes);
   if (!work.end_of_input) return;
   const Emit emit = emitter();
   if (graph_->aggregator) graph_->aggregator->finish(emit);

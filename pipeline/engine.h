@@ -11,8 +11,9 @@
 // A small chunk pushed while nothing is in flight skips the graph: the pushing thread runs the same
 // node bodies in turn (small messages, where waking workers would cost more than the work).
 //
-// The caller feeds chunks only while has_room(): the number of chunks and bytes in the graph and
-// the number of results not yet consumed are bounded by StreamLimits. The gateway ties
+// The caller feeds chunks only while has_room(): the number of chunks in the graph, the bytes they
+// hold (their text, and the batches parsed from it) and the number of results not yet consumed are
+// bounded by StreamLimits. The gateway ties
 // has_room()/on_room to gRPC's StartRead, so memory stays bounded whatever the input size.
 #include <atomic>
 #include <cstdint>
@@ -36,6 +37,9 @@ struct Work;
 
 struct StreamLimits {
   size_t max_chunks_in_flight = 8;
+  // The chunks' text until the sink is done with them, plus the memory of the batches parsed from
+  // them (RecordBatch::memory_bytes, counted after the parse and after each transform). It is
+  // checked before a chunk is taken: the chunks taken but not yet parsed can still add their batches.
   size_t max_bytes_in_flight = 8u << 20;
   size_t max_pending_results = 16;  // emitted but not yet result_consumed()
   // A chunk of up to this many bytes, pushed while nothing is in flight, runs through the stages
@@ -107,6 +111,8 @@ class Stream {
   // Runs a node's body on its work, stating the hand-offs to TSan.
   template <typename F>
   void run_body(detail::Work& work, F&& body);
+  // Brings the budget's count of the work's batch up to date with its memory now.
+  void recount(detail::Work& work);
   void release(size_t chunks, size_t bytes);
   void emit(ResultBatch&& result);
   Emit emitter() {

@@ -257,6 +257,93 @@ TEST(Engine, EachPartitionOfAnAggregateSeesItsRecordsInInputOrderAndFinishSeesTh
   }
 }
 
+// An aggregate that holds the first batch it is given until released, so that a test can look
+// at a stream's budget while a batch is in flight.
+class HoldFirstBatch : public AggregateStage {
+ public:
+  struct Gate {
+    std::mutex mu;
+    std::condition_variable changed;
+    bool holding = false;
+    bool released = false;
+    size_t rows_held = 0;
+  };
+  explicit HoldFirstBatch(std::shared_ptr<Gate> gate) : gate_(std::move(gate)) {}
+  std::unique_ptr<Aggregator> start_stream() const override { return std::make_unique<Hold>(gate_); }
+
+ private:
+  struct Hold : Aggregator {
+    explicit Hold(std::shared_ptr<Gate> g) : gate(std::move(g)) {}
+    void consume(RecordBatch& batch, const Emit&) override {
+      std::unique_lock lock(gate->mu);
+      if (gate->holding || gate->released) return;
+      gate->holding = true;
+      gate->rows_held = batch.rows();
+      gate->changed.notify_all();
+      gate->changed.wait(lock, [&] { return gate->released; });
+    }
+    void finish(const Emit&) override {}
+    std::shared_ptr<Gate> gate;
+  };
+  std::shared_ptr<Gate> gate_;
+};
+
+// The bytes in flight are the chunks' text and the batches parsed from it: a chunk whose batch
+// takes more memory than its text closes the budget that its text alone would leave open, and
+// every byte counted is given back once the sink is done with it.
+TEST(Engine, BytesInFlightCountTheBatchesParsedFromTheChunksNotOnlyTheirText) {
+  auto gate = std::make_shared<HoldFirstBatch::Gate>();
+  pipeline::StageRegistry registry = pipeline::StageRegistry::with_builtins();
+  registry.add("hold_first_batch", StageKind::Aggregate, "test", [gate](const config::Node&) -> StagePtr {
+    return std::make_shared<const HoldFirstBatch>(gate);
+  });
+  const auto pipeline = pipeline_from_yaml(
+      "stages:\n  - type: csv\n    types: {status: int, bytes: int}\n  - type: hold_first_batch\n", registry);
+  const std::string csv = to_csv(make_access_records(300, 3));
+  StreamLimits limits = kThroughTheGraph;
+  limits.max_bytes_in_flight = 2 * csv.size();  // the text alone would leave room for a second chunk
+
+  std::mutex mu;
+  std::condition_variable changed;
+  bool finished = false;
+  Stream::Callbacks callbacks;
+  callbacks.on_result = [](ResultBatch&&) {};
+  callbacks.on_finish = [&](const Status& s) {
+    EXPECT_TRUE(s.ok()) << s.message;
+    std::lock_guard lock(mu);
+    finished = true;
+    changed.notify_all();
+  };
+  callbacks.on_room = [&] {
+    std::lock_guard lock(mu);
+    changed.notify_all();
+  };
+  Stream stream(pipeline, limits, callbacks);
+  stream.push(csv);
+  {
+    std::unique_lock lock(gate->mu);
+    gate->changed.wait(lock, [&] { return gate->holding; });
+  }
+  const size_t width = 4;  // country, status, bytes and agent, all kept: no stage names the fields it reads
+  EXPECT_EQ(gate->rows_held, 300u);
+  EXPECT_GE(stream.bytes_in_flight(), csv.size() + gate->rows_held * (width * sizeof(Value) + sizeof(Origin)));
+  EXPECT_FALSE(stream.has_room());
+  {
+    std::lock_guard lock(gate->mu);
+    gate->released = true;
+    gate->changed.notify_all();
+  }
+  {
+    std::unique_lock lock(mu);
+    changed.wait(lock, [&] { return stream.has_room(); });
+  }
+  EXPECT_EQ(stream.bytes_in_flight(), 0u);
+  stream.finish();
+  std::unique_lock lock(mu);
+  changed.wait(lock, [&] { return finished; });
+  EXPECT_EQ(stream.bytes_in_flight(), 0u);
+}
+
 std::string counters_and_dead_letters(const Summary& summary) {
   const Counters& c = summary.counters;
   std::string out = fmt::format("{} {} {} {} {}\n", c.records_in, c.records_out, c.records_filtered, c.records_rejected,
