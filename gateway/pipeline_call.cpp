@@ -82,7 +82,6 @@ PipelineCall::PipelineCall(GatewayState& state, grpc::CallbackServerContext* con
 
 PipelineCall::~PipelineCall() {
   if (stream_) stream_->close();  // drains the graph while the state its callbacks use is intact
-  if (file_) std::fclose(file_);
   if (admitted_) state_.stream_closed();
 }
 
@@ -144,13 +143,14 @@ void PipelineCall::start_file_input(const v1::ProcessFileRequest& request) {
               fmt::format("path '{}' is not a relative path inside the server's data_dir", request.path())});
     return;
   }
-  file_ = std::fopen(path->c_str(), "rb");
-  if (!file_) {
+  const size_t chunk_bytes =
+      request.chunk_size() ? std::min<size_t>(request.chunk_size(), server.max_message_bytes) : server.file_chunk_bytes;
+  try {
+    file_ = std::make_unique<FileChunkReader>(*path, chunk_bytes);
+  } catch (const Error&) {  // its message names the server's own path
     complete({ErrorCode::NotFound, fmt::format("no file '{}' in the server's data_dir", request.path())});
     return;
   }
-  file_chunk_bytes_ = request.chunk_size() ? std::min<size_t>(request.chunk_size(), server.max_message_bytes)
-                                           : server.file_chunk_bytes;
   if (Status s = open_stream(request.pipeline(), "", request.path()); !s.ok()) {
     complete(s);
     return;
@@ -351,15 +351,18 @@ void PipelineCall::pump_file() {
   for (;;) {
     bool end = false;
     while (!end && stream_->has_room()) {
-      std::string chunk(file_chunk_bytes_, '\0');
-      chunk.resize(std::fread(chunk.data(), 1, chunk.size(), file_));
-      if (chunk.empty()) {
+      std::string chunk;
+      bool read = false;
+      try {
+        read = file_->next(chunk);
+      } catch (const Error&) {  // its message names the server's own path
+        fail({ErrorCode::DataLoss, fmt::format("reading the input file failed at offset {}", file_->bytes_read())});
         end = true;
-        if (std::ferror(file_)) {
-          fail({ErrorCode::DataLoss, "reading the input file failed"});
-        } else {
-          stream_->finish();
-        }
+        break;
+      }
+      if (!read) {
+        end = true;
+        stream_->finish();
       } else {
         state_.bytes_in += chunk.size();
         state_.metrics.chunk_received(pipeline_name_, chunk.size());

@@ -13,7 +13,6 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <cstdio>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -22,6 +21,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "core/chunk_source.h"
 #include "gateway/gateway_config.h"
 #include "gateway/metrics.h"
 #include "gateway/recording.h"
@@ -107,8 +107,7 @@ class PipelineCall {
   bool finished_ = false;
   uint64_t upload_rows_ = 0;
 
-  std::FILE* file_ = nullptr;    // ProcessFile's input
-  size_t file_chunk_bytes_ = 0;
+  std::unique_ptr<FileChunkReader> file_;  // ProcessFile's input
   bool pumping_ = false;
   bool pump_again_ = false;
 

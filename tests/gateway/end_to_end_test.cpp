@@ -105,6 +105,10 @@ TEST_F(Gateway, ProcessFileRunsAFileFromTheDataDir) {
   EXPECT_EQ(code_of([&] { client_->process_file(request, nullptr); }), ErrorCode::PermissionDenied);
   request.set_path("missing.csv");
   EXPECT_EQ(code_of([&] { client_->process_file(request, nullptr); }), ErrorCode::NotFound);
+  std::filesystem::create_directory(data_dir_ / "a_directory");  // opens, but cannot be read
+  request.set_path("a_directory");
+  EXPECT_EQ(code_of([&] { client_->process_file(request, nullptr); }), ErrorCode::DataLoss);
+  EXPECT_NE(last_message_.find("reading the input file failed at offset 0"), std::string::npos) << last_message_;
 }
 
 TEST_F(Gateway, BadStreamsGetClearStatuses) {
