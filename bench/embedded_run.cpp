@@ -2,7 +2,7 @@
 // fed by FileChunkReader), with no gRPC: the embedded figure of the benchmark suite. Prints the
 // same JSON as `sluice-client --json` (pipeline, results, counters), so outputs can be compared.
 // The stream limits are the config's server.stream_limits, as the gateway would use them.
-// Usage: embedded_run --config config/examples/bench.yaml --pipeline reference [--chunk-size 65536] FILE
+// Usage: embedded_run --config config/examples/bench.yaml --pipeline reference [--chunk-size 262144] FILE
 #include <iostream>
 #include <string>
 #include <string_view>
@@ -49,7 +49,7 @@ int usage() {
 int main(int argc, char** argv) {
   keep_freed_memory_for_reuse();  // as sluice-gateway and `sluice run` do
   std::string config_path, pipeline_name, input;
-  size_t chunk_size = 64 * 1024;
+  size_t chunk_size = kDefaultChunkBytes;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "--config" && i + 1 < argc) config_path = argv[++i];

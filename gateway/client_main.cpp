@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
 
   auto* send = app.add_subcommand("send", "stream a file (or - for stdin) through a pipeline");
   std::string pipeline, format, file, mode = "upload";
-  size_t chunk_size = 64 * 1024;
+  size_t chunk_size = kDefaultChunkBytes;
   bool gzip = false;
   int result_delay_ms = 0;
   send->add_option("-p,--pipeline", pipeline, "configured pipeline name")->required();

@@ -48,7 +48,7 @@ input() {  # $1 = bytes, rounded up to whole blocks
 
 slow_reader() {  # $1 = bytes
   input "$1" | "$root/build/gateway/sluice-client" --target "127.0.0.1:$(cat "$work/port")" \
-    send --pipeline server_errors --mode process --result-delay-ms 2 --chunk-size 65536 - > /dev/null
+    send --pipeline server_errors --mode process --result-delay-ms 2 - > /dev/null
 }
 
 # What the config lets each stream hold (the bound that gateway_config checks against
@@ -69,7 +69,7 @@ for gib in $sizes; do
     case "$reader" in
       fast)
         input "$total" | "$root/build/gateway/sluice-client" --target "127.0.0.1:$(cat "$work/port")" \
-          send --pipeline reference --chunk-size 65536 - > "$work/out.txt"
+          send --pipeline reference - > "$work/out.txt"
         bytes=$(( (total + block_bytes - 1) / block_bytes * block_bytes )); budget=$per_stream_mib ;;
       slow)
         slow_reader "$total"

@@ -60,7 +60,8 @@ int main(int argc, char** argv) {
   replay::InputSelection inputs;
   replay::ReplayOptions options;
   bool no_progress = false;
-  std::string mode = "upload", timing = "fast", chunk_size = "64KiB", out_format = "jsonl", rate, report_path;
+  std::string mode = "upload", timing = "fast", chunk_size = fmt::format("{}KiB", kDefaultChunkBytes >> 10),
+              out_format = "jsonl", rate, report_path;
   unsigned concurrency = 4;
   double timeout_seconds = 0, backoff_seconds = 0.1, progress_seconds = 5;
   run->add_option("inputs", inputs.paths,

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/chunk_source.h"
 #include "gateway/client.h"
 #include "gateway/replay/inputs.h"
 #include "gateway/replay/rate_limit.h"
@@ -33,7 +34,7 @@ struct ReplayOptions {
   std::string offline_config;         // set: run this config in process, no gateway
   Mode mode = Mode::Upload;
   size_t concurrency = 4;         // streams at once
-  size_t chunk_size = 64 << 10;   // for files; recordings keep their chunks
+  size_t chunk_size = kDefaultChunkBytes;  // for files; recordings keep their chunks
   std::optional<RateLimit> rate;  // shared by all streams
   Timing timing = Timing::Fast;
   double speed = 1.0;                                // for Timing::Scaled

@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
   lint_command->add_option("configs", configs, "config YAML files")->required();
   auto* run = app.add_subcommand("run", "run a file through a pipeline; results as JSON lines on stdout");
   std::string config_path, pipeline_name, file;
-  size_t chunk_size = 65536;
+  size_t chunk_size = kDefaultChunkBytes;
   run->add_option("-c,--config", config_path, "YAML config with `pipelines:`")->required()->check(CLI::ExistingFile);
   run->add_option("-p,--pipeline", pipeline_name, "pipeline name")->required();
   run->add_option("--chunk-size", chunk_size, "bytes per chunk")->capture_default_str();
