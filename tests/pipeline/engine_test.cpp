@@ -294,9 +294,8 @@ class HoldFirstBatch : public AggregateStage {
 TEST(Engine, BytesInFlightCountTheBatchesParsedFromTheChunksNotOnlyTheirText) {
   auto gate = std::make_shared<HoldFirstBatch::Gate>();
   pipeline::StageRegistry registry = pipeline::StageRegistry::with_builtins();
-  registry.add("hold_first_batch", StageKind::Aggregate, "test", [gate](const config::Node&) -> StagePtr {
-    return std::make_shared<const HoldFirstBatch>(gate);
-  });
+  registry.add("hold_first_batch", StageKind::Aggregate, "test",
+               [gate](const config::Node&) -> StagePtr { return std::make_shared<const HoldFirstBatch>(gate); });
   const auto pipeline = pipeline_from_yaml(
       "stages:\n  - type: csv\n    types: {status: int, bytes: int}\n  - type: hold_first_batch\n", registry);
   const std::string csv = to_csv(make_access_records(300, 3));
