@@ -2,7 +2,7 @@
 // fed by FileChunkReader), with no gRPC: the embedded figure of the benchmark suite. Prints the
 // same JSON as `sluice-client --json` (pipeline, results, counters), so outputs can be compared.
 // The stream limits are the config's server.stream_limits, as the gateway would use them.
-// Usage: embedded_run --config config/examples/bench.yaml --pipeline reference [--chunk-size 262144] FILE
+// Usage: embedded_run --config config/examples/bench.yaml --pipeline reference [--chunk-size 131072] FILE
 #include <iostream>
 #include <string>
 #include <string_view>

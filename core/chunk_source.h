@@ -8,10 +8,11 @@
 namespace sluice {
 
 // The chunk size of the clients, the replay tool and `sluice run` unless told otherwise. Measured
-// over loopback (200 MB, scripts/bench's input): 256 KiB runs end to end about 1.25x faster than
-// 64 KiB (fewer messages, fewer graph wake-ups) for about 6 MiB more server peak RSS; 1 MiB gains
-// little more and passes the memory goal (peak 64-75 MiB over idle).
-inline constexpr size_t kDefaultChunkBytes = 256 << 10;
+// over loopback, alternated runs of scripts/bench's 200 MB input end to end: 64 KiB 0.45 s, 128 KiB
+// 0.385 s, 256 KiB 0.37 s (fewer messages, fewer graph wake-ups). Gateway peak RSS over idle,
+// scripts/bench_memory.sh 1 GiB (fast / slow / 8 slow readers): 29 / 27 / 146 MiB at 64 KiB,
+// 39 / 37 / 132 at 128 KiB, 60 / 54 / 222 at 256 KiB. 128 KiB has most of the speed.
+inline constexpr size_t kDefaultChunkBytes = 128 << 10;
 
 class FileChunkReader {
  public:
