@@ -2,7 +2,9 @@
 // The shared main of the benchmark's baseline gRPC servers (raw_sink_server, echo_server): serves
 // one service on --listen (default 127.0.0.1:0, a free port), writes the bound port to
 // --port-file once serving, and stops on SIGTERM or SIGINT. Message limits match the gateway's
-// bench config (4 MiB).
+// bench config (4 MiB), and so do the malloc settings (keep_freed_memory_for_reuse): a baseline
+// whose allocator gives every received message's memory back to the kernel measures page faults,
+// not the transport.
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -13,9 +15,12 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "core/process_memory.h"
+
 namespace sluice::bench {
 
 inline int serve(int argc, char** argv, const char* name, grpc::Service& service) {
+  keep_freed_memory_for_reuse();
   std::string listen = "127.0.0.1:0";
   std::string port_file;
   for (int i = 1; i < argc; ++i) {

@@ -1,12 +1,16 @@
 // keep_freed_memory_for_reuse, seen through glibc's own accounting in a fresh process (each check
 // runs in a child started by re-running this executable, so no earlier allocation has moved
 // glibc's adaptive thresholds): a freed 1 MiB block stays in the heap instead of going back to the
-// kernel, which it does under glibc's defaults (the second test shows that this check can fail).
+// kernel, which it does under glibc's defaults (the second test shows that this check can fail),
+// and a second thread allocates from the same heap as the first instead of from one of its own.
 #include <malloc.h>
 #include <sys/wait.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -24,6 +28,24 @@ constexpr size_t kBlock = 1 << 20;
   std::memset(block, 1, kBlock);
   std::free(block);
   std::_Exit(mallinfo2().fordblks >= kBlock ? 0 : 1);
+}
+
+// Allocates in this thread and in a second one, both blocks alive at once (a thread that has exited
+// hands its heap on to the next one); exits with the number of heaps that malloc_info reports.
+[[noreturn]] void exit_with_the_heap_count_after_two_threads_allocate() {
+  void* volatile mine = std::malloc(kBlock);
+  void* volatile theirs = nullptr;
+  std::thread([&] { theirs = std::malloc(kBlock); }).join();
+  char* report = nullptr;
+  size_t length = 0;
+  FILE* out = open_memstream(&report, &length);
+  if (!mine || !theirs || !out || malloc_info(0, out) != 0) std::_Exit(100);
+  std::fclose(out);
+  int heaps = 0;
+  for (std::string_view rest(report, length); rest.find("<heap nr=") != std::string_view::npos; ++heaps) {
+    rest.remove_prefix(rest.find("<heap nr=") + 1);
+  }
+  std::_Exit(heaps);
 }
 
 bool exited_zero(int status) { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
@@ -45,6 +67,25 @@ TEST_F(ProcessMemory, AFreedMegabyteStaysInTheHeapForReuse) {
         exit_with_whether_a_freed_block_is_kept();
       },
       exited_zero, "");
+}
+
+TEST_F(ProcessMemory, TwoThreadsAllocateFromOneHeap) {
+  EXPECT_EXIT(
+      {
+        keep_freed_memory_for_reuse();
+        exit_with_the_heap_count_after_two_threads_allocate();
+      },
+      ::testing::ExitedWithCode(1), "");
+}
+
+TEST_F(ProcessMemory, AnArenaCountFromTheEnvironmentIsLeftToRule) {
+  EXPECT_EXIT(
+      {
+        setenv("MALLOC_ARENA_MAX", "8", 1);  // as if the program had been started with it
+        keep_freed_memory_for_reuse();
+        exit_with_the_heap_count_after_two_threads_allocate();
+      },
+      ::testing::ExitedWithCode(2), "");
 }
 
 TEST_F(ProcessMemory, UnderGlibcsDefaultsAFreedMegabyteGoesBackToTheKernel) {
