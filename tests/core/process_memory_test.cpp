@@ -41,10 +41,9 @@ constexpr size_t kBlock = 1 << 20;
   FILE* out = open_memstream(&report, &length);
   if (!mine || !theirs || !out || malloc_info(0, out) != 0) std::_Exit(100);
   std::fclose(out);
+  const std::string_view text(report, length);
   int heaps = 0;
-  for (std::string_view rest(report, length); rest.find("<heap nr=") != std::string_view::npos; ++heaps) {
-    rest.remove_prefix(rest.find("<heap nr=") + 1);
-  }
+  for (size_t at = text.find("<heap nr="); at != std::string_view::npos; at = text.find("<heap nr=", at + 1)) ++heaps;
   std::_Exit(heaps);
 }
 
