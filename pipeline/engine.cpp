@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <span>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -25,7 +26,7 @@ struct Work {
   uint64_t seq = 0;
   Block block;
   RecordBatch batch;
-  uint64_t records_parsed = 0;  // rows + parse rejections
+  uint64_t records_parsed = 0;         // rows, parse rejections and records the parser filtered out
   uint64_t rows_before_aggregate = 0;  // rows, and rejections, before the aggregate looked at the batch
   size_t rejected_before_aggregate = 0;
   std::vector<uint64_t> route_of_row;  // partitioned aggregate: what tells each row's partition
@@ -104,6 +105,9 @@ struct StreamGraph {
   std::unique_ptr<Parser> parser;
   std::unique_ptr<PartitionedAggregator> partitioned;  // the aggregate split by key, if it can be
   std::unique_ptr<Aggregator> aggregator;              // else the aggregate in one serial pass, if any
+  // The transforms run after the parser: all of them, or all but a first filter that the parser
+  // applies itself as it reads (Parser::keep_only).
+  std::span<const std::shared_ptr<const TransformStage>> transforms_after_parse;
   uint64_t next_seq = 0;
 
   using WorkNode = flow::function_node<WorkPtr, WorkPtr>;
@@ -149,9 +153,14 @@ struct StreamGraph {
           std::get<0>(ports).try_put(work);
         }) {
     if (pipeline.fields_read) parser->read_only(*pipeline.fields_read);
+    transforms_after_parse = pipeline.transforms;
+    if (!transforms_after_parse.empty()) {
+      const expr::Expression* predicate = transforms_after_parse.front()->row_predicate();
+      if (predicate && parser->keep_only(*predicate)) transforms_after_parse = transforms_after_parse.subspan(1);
+    }
     flow::sender<WorkPtr>* previous = &parse;
     flow::make_edge(flow::output_port<0>(frame), parse);
-    for (const auto& transform : pipeline.transforms) {
+    for (const auto& transform : transforms_after_parse) {
       transforms.push_back(
           std::make_unique<WorkNode>(graph, parallelism, [this, stage = transform.get()](const WorkPtr& work) {
             handoff_receive(work.get());
@@ -189,7 +198,7 @@ struct StreamGraph {
   void run_here(Input& input) {
     frame_body(input, [&](WorkPtr work) {
       parse_body(*work);
-      for (const auto& transform : pipeline.transforms) transform_body(*transform, *work);
+      for (const auto& transform : transforms_after_parse) transform_body(*transform, *work);
       if (partitioned) route_body(*work);
       sink_body(*work);
       for (size_t p = 0; partitioned && p < parallelism; ++p) partition_body(p, *work);
@@ -204,8 +213,7 @@ struct StreamGraph {
   }
   void parse_body(Work& work) {
     stream.run_body(work, [&](Work& w) {
-      parser->parse(w.block, w.batch);
-      w.records_parsed = w.batch.rows() + w.batch.rejections.size();
+      w.records_parsed = parser->parse(w.block, w.batch);
       w.block = Block{};  // the text is no longer needed; free it early
       stream.recount(w);
     });

@@ -13,6 +13,10 @@
 #include "core/framing.h"
 #include "core/record.h"
 
+namespace sluice::expr {
+class Expression;
+}
+
 namespace sluice::pipeline {
 
 // Per-stream parser. prepare() sees every block serially and in input order (so it can take a
@@ -21,12 +25,22 @@ class Parser {
  public:
   virtual ~Parser() = default;
   virtual void prepare(Block& block) { (void)block; }
-  virtual void parse(const Block& block, RecordBatch& out) const = 0;
+  // Returns how many records it read: the rows and rejections it added to `out`, and the records
+  // a predicate given to keep_only() dropped.
+  virtual size_t parse(const Block& block, RecordBatch& out) const = 0;
   // Called before the first block when nothing downstream reads fields other than `names`: the
   // parser may then leave the other fields null, or out of its rows, where that cannot change
   // which records it rejects (a typed field is still checked). Building values nobody reads is
   // most of parsing.
   virtual void read_only(const std::vector<std::string>& names) { (void)names; }
+  // Called before the first block, after read_only(), when the first transform only drops rows
+  // (TransformStage::row_predicate). A parser that returns true keeps only the records for which
+  // `predicate` is true, as that transform would, and the engine then skips the transform: the
+  // rows it would drop are never built. The records the parser rejects must stay the same.
+  virtual bool keep_only(const expr::Expression& predicate) {
+    (void)predicate;
+    return false;
+  }
 };
 
 class ParseStage {
@@ -44,6 +58,9 @@ class TransformStage {
   // The only fields apply() reads, if it can say so (and passes every other field through
   // untouched); nullopt: it may read or reshape any field.
   virtual std::optional<std::vector<std::string>> fields_read() const { return std::nullopt; }
+  // For a transform that only drops rows, and keeps those for which this predicate is true (a
+  // filter): the predicate, which a parser may apply instead (Parser::keep_only). Else null.
+  virtual const expr::Expression* row_predicate() const { return nullptr; }
 };
 
 using Emit = std::function<void(ResultBatch&&)>;

@@ -1,7 +1,9 @@
 #include "pipeline/stages/csv_parse.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <set>
+#include <span>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -11,6 +13,7 @@
 
 #include "core/byte_scan.h"
 #include "core/error.h"
+#include "pipeline/expr/expression.h"
 #include "pipeline/stages/parse_support.h"
 
 namespace sluice::pipeline {
@@ -257,11 +260,17 @@ class CsvParser : public Parser {
     if (schema_) set_columns(input_names_);
   }
 
-  void parse(const Block& block, RecordBatch& out) const override {
+  bool keep_only(const expr::Expression& predicate) override {
+    predicate_ = predicate;
+    if (schema_) set_columns(input_names_);
+    return true;
+  }
+
+  size_t parse(const Block& block, RecordBatch& out) const override {
     // prepare() consumes every block up to and including the header, so a block seen before the
     // header is empty here; it must not read schema_, which prepare() may be setting meanwhile
     // for a later block (parse() runs concurrently with the next chunk's prepare()).
-    if (block.size() == 0) return;
+    if (block.size() == 0) return 0;
     out.schema = schema_;
     const size_t width = columns_.size();
     const size_t output_width = schema_->size();
@@ -269,10 +278,15 @@ class CsvParser : public Parser {
     CsvReader reader(text, config_.delimiter);
     std::vector<CsvField> fields;
     std::string scratch;  // an escaped field's value, while it is converted
+    // Bound at the first row it tests, where the filter it stands for would bind: an unknown field
+    // fails the stream then, as it would there.
+    std::optional<expr::BoundExpression> predicate;
+    size_t records = 0;
     out.cells.reserve(output_width * (text.size() / 64 + 1));
     while (!reader.at_end()) {
       const size_t start = reader.position();
       if (reader.skip_blank_line()) continue;
+      ++records;
       const Origin origin{block.offset + start, block.first_line + reader.newlines()};
       auto error = reader.next(fields);
       const std::string_view record_text = text.substr(start, reader.position() - start);
@@ -283,27 +297,21 @@ class CsvParser : public Parser {
       if (!error) {
         const size_t row_begin = out.cells.size();
         out.cells.resize(row_begin + output_width);
-        Value* const row = out.cells.data() + row_begin;
-        // Pointers in locals: the cells written may alias the vectors' members, which would be
-        // reloaded for every field.
-        const Column* const columns = columns_.data();
-        const CsvField* const record = fields.data();
-        for (size_t i = 0; i < width; ++i) {
-          if (!convert(columns[i], record[i], scratch, row)) {
-            bad_field = input_names_[i];
-            error =
-                fmt::format("expected {}, got '{}'", type_name(*columns[i].type), unescaped_text(record[i], scratch));
-            out.cells.resize(row_begin);
-            break;
-          }
+        const RowFate fate = build_row(fields.data(), out.cells.data() + row_begin, scratch, predicate);
+        if (fate == RowFate::Kept) {
+          out.origins.push_back(origin);
+          continue;
         }
+        out.cells.resize(row_begin);
+        if (fate == RowFate::Dropped) continue;
+        const size_t misfit = first_misfit(fields.data(), scratch);
+        bad_field = input_names_[misfit];
+        error = fmt::format("expected {}, got '{}'", type_name(*columns_[misfit].type),
+                            unescaped_text(fields[misfit], scratch));
       }
-      if (error) {
-        out.rejections.push_back({*error, std::move(bad_field), origin, rejected_text(record_text)});
-        continue;
-      }
-      out.origins.push_back(origin);
+      out.rejections.push_back({*error, std::move(bad_field), origin, rejected_text(record_text)});
     }
+    return records;
   }
 
  private:
@@ -314,6 +322,8 @@ class CsvParser : public Parser {
     std::optional<size_t> output;   // position in the output row; nullopt: not kept
   };
 
+  enum class RowFate { Kept, Dropped, Misfit };  // Dropped: the predicate is not true for it
+
   // The output rows hold only the fields read downstream (see read_only), when all of those are
   // in the input; otherwise every field, so that an error about a missing field lists them all.
   void set_columns(std::vector<std::string> names) {
@@ -322,25 +332,71 @@ class CsvParser : public Parser {
                         });
     std::vector<std::string> output_names;
     columns_.clear();
+    predicate_inputs_.clear();
+    other_inputs_.clear();
     for (const std::string& name : names) {
+      const uint32_t input = static_cast<uint32_t>(columns_.size());
       Column& column = columns_.emplace_back();
       if (auto it = config_.types.find(name); it != config_.types.end()) column.type = it->second;
       if (!narrow || fields_read_->contains(name)) {
         column.output = output_names.size();
         output_names.push_back(name);
       }
+      const bool tested =
+          column.output && predicate_ && std::ranges::find(predicate_->fields(), name) != predicate_->fields().end();
+      if (tested) {
+        predicate_inputs_.push_back(input);
+      } else if (column.output || column.type) {
+        other_inputs_.push_back(input);
+      }
     }
     input_names_ = std::move(names);
     schema_ = std::make_shared<const Schema>(std::move(output_names));
   }
 
+  // Builds the record's row. With a predicate, the fields it reads are built first, and when it is
+  // not true the other fields are only checked against their types: the row is not kept, but a
+  // record that does not fit its types is still rejected, as it would be without the predicate.
+  RowFate build_row(const CsvField* record, Value* row, std::string& scratch,
+                    std::optional<expr::BoundExpression>& predicate) const {
+    if (predicate_) {
+      if (!convert_all(predicate_inputs_, record, scratch, row)) return RowFate::Misfit;
+      if (!predicate) predicate = predicate_->bind(*schema_);
+      if (!predicate->test({row, schema_->size()})) {
+        return convert_all(other_inputs_, record, scratch, nullptr) ? RowFate::Dropped : RowFate::Misfit;
+      }
+    }
+    return convert_all(other_inputs_, record, scratch, row) ? RowFate::Kept : RowFate::Misfit;
+  }
+
+  // Out of line, so that GCC inlines convert() and the number parsers here, once (number_text.h
+  // says why they must be inline).
+  [[gnu::noinline]] bool convert_all(std::span<const uint32_t> inputs, const CsvField* record, std::string& scratch,
+                                     Value* row) const {
+    // The columns in a local: the cells written may alias the vector's members, which would be
+    // reloaded for every field.
+    const Column* const columns = columns_.data();
+    for (const uint32_t i : inputs) {
+      if (!convert(columns[i], record[i], scratch, row)) return false;
+    }
+    return true;
+  }
+
+  // The first input column whose field does not fit its type: the one a rejection names (there is
+  // one: build_row found it).
+  size_t first_misfit(const CsvField* record, std::string& scratch) const {
+    size_t i = 0;
+    while (convert(columns_[i], record[i], scratch, nullptr)) ++i;
+    return i;
+  }
+
   // Converts the field into its place in `row` (null cells, built in place: no temporaries on the
-  // hot path); false when the text does not fit the column's declared type. `scratch` holds the
-  // unescaped text of a typed field that had quotes to unescape.
+  // hot path), or with no row only checks it; false when the text does not fit the column's
+  // declared type. `scratch` holds the unescaped text of a typed field that had quotes to unescape.
   bool convert(const Column& column, const CsvField& field, std::string& scratch, Value* row) const {
     if (field.text.empty() && !field.quoted) return true;  // an empty unquoted field is null
-    if (!column.output && !column.type) return true;       // neither kept nor checked
     if (!column.type) {
+      if (!row || !column.output) return true;
       if (config_.infer_types && !field.quoted) {
         row[*column.output] = infer_value(field.text);
       } else {
@@ -349,7 +405,7 @@ class CsvParser : public Parser {
       return true;
     }
     const std::string_view text = unescaped_text(field, scratch);
-    if (!column.output) return fits(text, *column.type);
+    if (!row || !column.output) return fits(text, *column.type);
     Value& out = row[*column.output];
     if (*column.type == ValueType::Int) return store(parse_int(text), out);
     if (*column.type == ValueType::Double) return store(parse_double(text), out);
@@ -375,6 +431,11 @@ class CsvParser : public Parser {
   std::vector<Column> columns_;                                    // one per input column
   SchemaPtr schema_;                                               // the output rows' columns
   std::optional<std::set<std::string, std::less<>>> fields_read_;  // nullopt: every field is read
+  std::optional<expr::Expression> predicate_;                      // see keep_only
+  // The input columns a row is built from, each in input order; columns neither kept nor checked
+  // are in neither. With a predicate, those that feed it are built first.
+  std::vector<uint32_t> predicate_inputs_;
+  std::vector<uint32_t> other_inputs_;
 };
 
 }  // namespace

@@ -2,6 +2,8 @@
 // `filter`: keeps the records for which an expression is true, e.g.
 //   where: status >= 400 and country in ('DE', 'FR')
 // Records for which it is false or null are dropped (and counted as filtered).
+// First in line after a parser that can (csv), it is applied by the parser as it reads
+// (row_predicate, Parser::keep_only), and the rows it drops are never built.
 #include <string>
 
 #include "config/node.h"
@@ -22,6 +24,7 @@ class FilterStage : public TransformStage {
   explicit FilterStage(const FilterConfig& config);  // throws expr::ParseError
   void apply(RecordBatch& batch) const override;
   std::optional<std::vector<std::string>> fields_read() const override { return predicate_.fields(); }
+  const expr::Expression* row_predicate() const override { return &predicate_; }
 
  private:
   expr::Expression predicate_;

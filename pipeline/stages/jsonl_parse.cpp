@@ -281,7 +281,7 @@ class JsonlParser : public Parser {
     }
   }
 
-  void parse(const Block& block, RecordBatch& out) const override {
+  size_t parse(const Block& block, RecordBatch& out) const override {
     // Null only before the block holding the stream's first object, and such blocks hold no
     // object, so they need no schema: prepare() saw the same lines.
     const std::shared_ptr<const JsonlProjection> projection = this->projection();
@@ -298,8 +298,10 @@ class JsonlParser : public Parser {
     JsonlProjection::Scratch scratch;
     LineCursor cursor(block);
     TextLine line;
+    size_t records = 0;
     while (cursor.next(line)) {
       if (is_blank(line.text)) continue;
+      ++records;
       dom::object object;
       if (auto reason = parse_object(parser, block, line.text, copy, object)) {
         out.rejections.push_back({std::move(*reason), {}, line.origin, rejected_text(line.text)});
@@ -309,6 +311,7 @@ class JsonlParser : public Parser {
         out.origins.push_back(line.origin);
       }
     }
+    return records;
   }
 
  private:

@@ -12,15 +12,18 @@ class LinesParser : public Parser {
 
   void prepare(Block& block) override { skip_bom(block); }
 
-  void parse(const Block& block, RecordBatch& out) const override {
+  size_t parse(const Block& block, RecordBatch& out) const override {
     out.schema = schema_;
     LineCursor cursor(block);
     TextLine line;
+    size_t records = 0;
     while (cursor.next(line)) {
       if (line.text.empty() && skip_empty_) continue;
       out.cells.emplace_back(std::string(line.text));
       out.origins.push_back(line.origin);
+      ++records;
     }
+    return records;
   }
 
  private:

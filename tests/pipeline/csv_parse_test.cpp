@@ -1,10 +1,13 @@
 #include "pipeline/stages/csv_parse.h"
 
+#include <optional>
 #include <random>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "pipeline/expr/expression.h"
+#include "pipeline/stages/filter.h"
 #include "support/pipeline_harness.h"
 
 namespace sluice::pipeline {
@@ -212,17 +215,31 @@ TEST(CsvParse, LineNumbersCountNewlinesInsideQuotedFields) {
   }
 }
 
-// Parses `text` (header included) after telling the parser which fields are read downstream.
-RecordBatch parse_reading_only(const PipelinePtr& pipeline, const std::vector<std::string>& read, std::string text) {
+struct Parsed {
+  RecordBatch batch;
+  size_t records = 0;  // what parse() says it read
+};
+
+// Parses `text` (header included) after telling the parser which fields are read downstream and,
+// when there is one, the predicate that its rows must meet.
+Parsed parse_keeping(const PipelinePtr& pipeline, const std::vector<std::string>& read,
+                     const std::optional<std::string>& predicate, std::string text) {
   auto parser = pipeline->parse->start_stream();
   parser->read_only(read);
+  if (predicate) {
+    EXPECT_TRUE(parser->keep_only(expr::Expression::parse(*predicate)));
+  }
   Block block;
   block.buffer = std::move(text);
   block.end = block.buffer.size();
   parser->prepare(block);
-  RecordBatch batch;
-  parser->parse(block, batch);
-  return batch;
+  Parsed parsed;
+  parsed.records = parser->parse(block, parsed.batch);
+  return parsed;
+}
+
+RecordBatch parse_reading_only(const PipelinePtr& pipeline, const std::vector<std::string>& read, std::string text) {
+  return parse_keeping(pipeline, read, std::nullopt, std::move(text)).batch;
 }
 
 // Parser::read_only: the rows hold only the fields read downstream; a typed field nothing reads
@@ -243,6 +260,56 @@ TEST(CsvParse, RowsHoldOnlyTheFieldsReadButUnreadTypedFieldsAreStillChecked) {
   EXPECT_EQ(batch.rejections[0].origin.line, 3u);
   EXPECT_EQ(batch.rejections[1].field, "n");
   EXPECT_EQ(batch.rejections[1].reason, "expected int, got 'oops'");
+}
+
+// Parser::keep_only: only the rows for which the predicate is true are built, and the others are
+// counted as read. A record that does not fit its types is rejected whatever the predicate says,
+// and the rejection names its first misfit field in input order, though the predicate's field is
+// converted first: the same rows and rejections as the parse followed by the filter.
+TEST(CsvParse, AGivenPredicateKeepsItsRowsAndTheRejectionsStayTheSame) {
+  const auto pipeline = csv_pipeline("    types: {id: int, n: int, m: double}\n", "dead_letter");
+  const std::vector<std::string> read = {"kept", "n", "m"};
+  const std::string input =
+      "id,kept,n,m,unread\n"
+      "1,a,1,0.5,x\n"       // the predicate is false: dropped
+      "2,b,2,1.5,x\n"       // kept
+      "3,c,1,oops,x\n"      // false, but m does not fit: rejected
+      "4,d,oops,1,x\n"      // n does not fit
+      "bad,e,oops,1,x\n"    // id and n do not fit: id is named
+      "6,f,,2,x\n"          // n is null, so is the predicate: dropped
+      "7,\"g\"\"\",3,,x\n"  // kept, m null
+      "\n"                  // blank: not a record
+      "8,h,3\n";            // too few fields
+  const Parsed parsed = parse_keeping(pipeline, read, "n >= 2", input);
+  const RecordBatch& batch = parsed.batch;
+  EXPECT_EQ(parsed.records, 8u);
+  EXPECT_EQ(batch.schema->names(), read);
+  ASSERT_EQ(batch.rows(), 2u);
+  EXPECT_EQ(batch.row(0)[0], Value{std::string("b")});
+  EXPECT_EQ(batch.row(0)[2], Value{1.5});
+  EXPECT_EQ(batch.row(1)[0], Value{std::string("g\"")});
+  EXPECT_EQ(batch.row(1)[1], Value{int64_t{3}});
+  EXPECT_TRUE(is_null(batch.row(1)[2]));
+  EXPECT_EQ(batch.origins[1].line, 8u);
+  ASSERT_EQ(batch.rejections.size(), 4u);
+  EXPECT_EQ(batch.rejections[0].field, "m");
+  EXPECT_EQ(batch.rejections[1].field, "n");
+  EXPECT_EQ(batch.rejections[2].field, "id");
+  EXPECT_EQ(batch.rejections[2].reason, "expected int, got 'bad'");
+  EXPECT_EQ(batch.rejections[3].reason, "expected 5 fields, got 3");
+  EXPECT_EQ(batch.rejections[3].origin.line, 10u);
+
+  RecordBatch expected = parse_reading_only(pipeline, read, input);
+  FilterStage(FilterConfig{"n >= 2"}).apply(expected);
+  EXPECT_EQ(batch.cells, expected.cells);
+  ASSERT_EQ(batch.rows(), expected.rows());
+  for (size_t r = 0; r < batch.rows(); ++r) EXPECT_EQ(batch.origins[r].offset, expected.origins[r].offset);
+  ASSERT_EQ(batch.rejections.size(), expected.rejections.size());
+  for (size_t i = 0; i < batch.rejections.size(); ++i) {
+    EXPECT_EQ(batch.rejections[i].reason, expected.rejections[i].reason);
+    EXPECT_EQ(batch.rejections[i].field, expected.rejections[i].field);
+    EXPECT_EQ(batch.rejections[i].record, expected.rejections[i].record);
+  }
 }
 
 // A quoted field's "" pairs are unescaped only where its text is used: in a header name, a kept

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "pipeline/stages/filter.h"
 #include "support/access_log.h"
 #include "support/pipeline_harness.h"
 
@@ -255,6 +256,64 @@ TEST(Engine, EachPartitionOfAnAggregateSeesItsRecordsInInputOrderAndFinishSeesTh
       EXPECT_EQ(run.summary.counters.records_out, uint64_t{kLines});
     }
   }
+}
+
+// A filter that counts the batches it is given: whether the engine ran it, or a parser applied its
+// predicate instead.
+class CountedFilter : public TransformStage {
+ public:
+  CountedFilter(const FilterConfig& config, std::shared_ptr<std::atomic<int>> applied)
+      : filter_(config), applied_(std::move(applied)) {}
+  void apply(RecordBatch& batch) const override {
+    ++*applied_;
+    filter_.apply(batch);
+  }
+  std::optional<std::vector<std::string>> fields_read() const override { return filter_.fields_read(); }
+  const expr::Expression* row_predicate() const override { return filter_.row_predicate(); }
+
+ private:
+  FilterStage filter_;
+  std::shared_ptr<std::atomic<int>> applied_;
+};
+
+// A filter first in line is applied by a parser that can (csv), and the filter itself then never
+// runs, with the same aggregates and counts; after a parser that cannot (lines), it runs.
+TEST(Engine, AFilterFirstInLineIsAppliedByTheParserWhenItCan) {
+  auto applied = std::make_shared<std::atomic<int>>(0);
+  pipeline::StageRegistry registry = pipeline::StageRegistry::with_builtins();
+  registry.add("counted_filter", StageKind::Transform, "test", [applied](const config::Node& node) -> StagePtr {
+    return std::make_shared<const CountedFilter>(FilterConfig::from_yaml(node), applied);
+  });
+  const auto records = make_access_records(3000, 3);
+  const std::string csv = to_csv(records);
+  const auto expected = expected_error_aggregates(records);
+  const auto errors = static_cast<uint64_t>(
+      std::count_if(records.begin(), records.end(), [](const AccessRecord& r) { return r.status >= 400; }));
+  std::string errors_yaml = kErrorsPipelineYaml;
+  errors_yaml.replace(errors_yaml.find("type: filter"), 12, "type: counted_filter");
+  const auto parsed_and_filtered = pipeline_from_yaml(errors_yaml, registry);
+  for (size_t chunk : {size_t{7}, size_t{4096}}) {
+    for (const StreamLimits& limits : {kThroughTheGraph, StreamLimits{}}) {
+      SCOPED_TRACE(fmt::format("chunk {}, inline up to {}", chunk, limits.max_inline_chunk_bytes));
+      const auto run = run_chunked(parsed_and_filtered, csv, chunk, limits);
+      ASSERT_EQ(run.results.size(), 1u);
+      EXPECT_EQ(as_map(run.results[0]), expected);
+      const Counters& c = run.summary.counters;
+      EXPECT_EQ(c.records_in, records.size());
+      EXPECT_EQ(c.records_out, errors);
+      EXPECT_EQ(c.records_filtered, records.size() - errors);
+      EXPECT_EQ(c.records_rejected, 0u);
+    }
+  }
+  EXPECT_EQ(applied->load(), 0);
+
+  const auto lines = pipeline_from_yaml(
+      "stages:\n  - type: lines\n  - type: counted_filter\n    where: line startswith 'keep'\n", registry);
+  const auto run = run_chunked(lines, "keep 1\ndrop 2\nkeep 3\n", 64);
+  EXPECT_GT(applied->load(), 0);
+  EXPECT_EQ(all_rows(run.results),
+            (std::vector<std::vector<Value>>{{Value{std::string("keep 1")}}, {Value{std::string("keep 3")}}}));
+  EXPECT_EQ(run.summary.counters.records_filtered, 1u);
 }
 
 // An aggregate that holds the first batch it is given until released, so that a test can look
