@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <compare>
+#include <limits>
 #include <optional>
 #include <utility>
 #include <variant>
@@ -150,6 +151,37 @@ std::optional<std::partial_ordering> order(const Scalar& left, const Scalar& rig
 }
 
 bool is_comparison(Op op) { return op >= Op::Equal && op <= Op::GreaterEqual; }
+
+// `a op b` as `b mirrored(op) a`.
+Op mirrored(Op op) {
+  switch (op) {
+    case Op::Less: return Op::Greater;
+    case Op::LessEqual: return Op::GreaterEqual;
+    case Op::Greater: return Op::Less;
+    case Op::GreaterEqual: return Op::LessEqual;
+    default: return op;  // == and !=
+  }
+}
+
+// The ints v for which the comparison `v op literal` holds: a range (each bound inclusive, so that
+// no bound overflows) that they are inside or outside of.
+struct IntValues {
+  int64_t low;
+  int64_t high;
+  bool inside;
+};
+IntValues values_where(Op op, int64_t literal) {
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  switch (op) {
+    case Op::Equal: return {literal, literal, true};
+    case Op::NotEqual: return {literal, literal, false};
+    case Op::Less: return {literal, kMax, false};
+    case Op::LessEqual: return {kMin, literal, true};
+    case Op::Greater: return {kMin, literal, false};
+    default: return {literal, kMax, true};  // >=
+  }
+}
 
 // Whether `ordering` satisfies the comparison `op`.
 bool satisfies(Op op, std::partial_ordering ordering) {
@@ -1005,10 +1037,9 @@ BoundExpression::BoundExpression(std::shared_ptr<const Program> program, std::ve
   const Node& field = literal_first ? right : left;
   const Node& literal = literal_first ? left : right;
   if (field.op == Op::Field && literal.op == Op::Literal && std::holds_alternative<int64_t>(literal.literal)) {
-    int_comparison_ = IntComparison{.column = columns_[field.field],
-                                    .literal = std::get<int64_t>(literal.literal),
-                                    .literal_first = literal_first,
-                                    .op = static_cast<uint8_t>(root.op)};
+    const auto [low, high, inside] =
+        values_where(literal_first ? mirrored(root.op) : root.op, std::get<int64_t>(literal.literal));
+    int_range_ = IntRange{.column = columns_[field.field], .low = low, .high = high, .inside = inside};
   }
 }
 
@@ -1024,14 +1055,8 @@ Value BoundExpression::eval(std::span<const Value> row) const {
   return to_value(Evaluator(*program_, row, columns_).eval_root());
 }
 
-bool BoundExpression::test(std::span<const Value> row) const {
+bool BoundExpression::evaluate_test(std::span<const Value> row) const {
   check_width(row);
-  if (int_comparison_) {
-    const IntComparison& c = *int_comparison_;
-    if (const auto* cell = std::get_if<int64_t>(&row[c.column])) {
-      return satisfies(static_cast<Op>(c.op), c.literal_first ? c.literal <=> *cell : *cell <=> c.literal);
-    }
-  }
   const Scalar result = Evaluator(*program_, row, columns_).eval_root();
   const auto* b = std::get_if<bool>(&result);
   return b != nullptr && *b;

@@ -73,28 +73,38 @@ class BoundExpression {
  public:
   // row must hold at least as many values as the bound schema has fields.
   sluice::Value eval(std::span<const sluice::Value> row) const;
-  // Truthiness for filters: only bool true is true; null and every other value are false.
-  bool test(std::span<const sluice::Value> row) const;
+  // Truthiness for filters: only bool true is true; null and every other value are false. Inline
+  // for the usual filter's sake (see IntRange).
+  bool test(std::span<const sluice::Value> row) const {
+    if (int_range_ && int_range_->column < row.size()) {
+      if (const auto* cell = std::get_if<int64_t>(&row[int_range_->column])) return int_range_->holds(*cell);
+    }
+    return evaluate_test(row);
+  }
 
  private:
   friend class Expression;
   BoundExpression(std::shared_ptr<const Program> program, std::vector<uint32_t> columns);
   void check_width(std::span<const sluice::Value> row) const;
 
+  bool evaluate_test(std::span<const sluice::Value> row) const;
+
   // Set when the whole expression compares a field with an integer literal (`status >= 400`, the
-  // usual filter, either way round): test() then compares an int cell itself, without the
-  // evaluator, which still takes every other cell.
-  struct IntComparison {
+  // usual filter, either way round): test() then checks an int cell against the range of values
+  // for which the comparison holds, or fails (`!=`, `<`, `>`), without the evaluator, which
+  // still takes every other cell.
+  struct IntRange {
     uint32_t column = 0;
-    int64_t literal = 0;
-    bool literal_first = false;
-    uint8_t op = 0;  // the comparison, an Op of expression.cpp
+    int64_t low = 0;     // inclusive
+    int64_t high = 0;    // inclusive
+    bool inside = true;  // whether the comparison holds inside the range or outside it
+    bool holds(int64_t value) const { return (low <= value && value <= high) == inside; }
   };
 
   std::shared_ptr<const Program> program_;
   std::vector<uint32_t> columns_;  // column position of each entry of Expression::fields()
   size_t required_width_ = 0;      // 1 + the highest column read
-  std::optional<IntComparison> int_comparison_;
+  std::optional<IntRange> int_range_;
 };
 
 }  // namespace sluice::expr
