@@ -281,6 +281,9 @@ class CsvParser : public Parser {
     // Bound at the first row it tests, where the filter it stands for would bind: an unknown field
     // fails the stream then, as it would there.
     std::optional<expr::BoundExpression> predicate;
+    // Whether out.cells ends with a row of null cells for the next record: a row the predicate
+    // drops is made null again and kept for the next, not removed and added back.
+    bool spare_row = false;
     size_t records = 0;
     out.cells.reserve(output_width * (text.size() / 64 + 1));
     while (!reader.at_end()) {
@@ -295,15 +298,21 @@ class CsvParser : public Parser {
       }
       std::string bad_field;
       if (!error) {
-        const size_t row_begin = out.cells.size();
-        out.cells.resize(row_begin + output_width);
-        const RowFate fate = build_row(fields.data(), out.cells.data() + row_begin, scratch, predicate);
+        if (!spare_row) out.cells.resize(out.cells.size() + output_width);
+        spare_row = false;
+        const size_t row_begin = out.cells.size() - output_width;
+        Value* const row = out.cells.data() + row_begin;
+        const RowFate fate = build_row(fields.data(), row, scratch, predicate);
         if (fate == RowFate::Kept) {
           out.origins.push_back(origin);
           continue;
         }
+        if (fate == RowFate::Dropped) {
+          for (const uint32_t i : predicate_inputs_) row[*columns_[i].output] = std::monostate{};
+          spare_row = true;
+          continue;
+        }
         out.cells.resize(row_begin);
-        if (fate == RowFate::Dropped) continue;
         const size_t misfit = first_misfit(fields.data(), scratch);
         bad_field = input_names_[misfit];
         error = fmt::format("expected {}, got '{}'", type_name(*columns_[misfit].type),
@@ -311,6 +320,7 @@ class CsvParser : public Parser {
       }
       out.rejections.push_back({*error, std::move(bad_field), origin, rejected_text(record_text)});
     }
+    if (spare_row) out.cells.resize(out.cells.size() - output_width);
     return records;
   }
 

@@ -299,6 +299,12 @@ TEST(CsvParse, AGivenPredicateKeepsItsRowsAndTheRejectionsStayTheSame) {
   EXPECT_EQ(batch.rejections[3].reason, "expected 5 fields, got 3");
   EXPECT_EQ(batch.rejections[3].origin.line, 10u);
 
+  // A dropped row's cells are null again before the next record is built in their place.
+  const Parsed nulls = parse_keeping(pipeline, read, "n is null", "id,kept,n,m,unread\n1,a,5,1,x\n2,b,,2,x\n");
+  ASSERT_EQ(nulls.batch.rows(), 1u);
+  EXPECT_EQ(nulls.batch.row(0)[0], Value{std::string("b")});
+  EXPECT_TRUE(is_null(nulls.batch.row(0)[1]));
+
   RecordBatch expected = parse_reading_only(pipeline, read, input);
   FilterStage(FilterConfig{"n >= 2"}).apply(expected);
   EXPECT_EQ(batch.cells, expected.cells);
