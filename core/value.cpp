@@ -130,7 +130,7 @@ int compare_values(const Value& a, const Value& b) {
   return 0;
 }
 
-size_t ValueHash::operator()(const Value& v) const noexcept {
+size_t ValueHash::hash_any(const Value& v) noexcept {
   switch (type_of(v)) {
     case ValueType::Null: return 0x9e3779b97f4a7c15ULL;
     case ValueType::Bool: return std::hash<bool>{}(std::get<bool>(v));

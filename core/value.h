@@ -1,6 +1,7 @@
 #pragma once
 // Typed field values: what a parsed record holds and what results carry.
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,11 +49,27 @@ std::optional<Value> convert_text(std::string_view s, ValueType to);
 // numerically. Returns <0, 0, >0.
 int compare_values(const Value& a, const Value& b);
 
+// Values that compare equal hash alike. Inline fast paths for ints and strings, the usual group
+// keys; the rest goes to the general forms in value.cpp.
 struct ValueHash {
-  size_t operator()(const Value& v) const noexcept;
+  size_t operator()(const Value& v) const noexcept {
+    // An int a double holds exactly hashes as itself, which is what the general form gives it.
+    constexpr int64_t kExactInDouble = int64_t{1} << 53;
+    if (const auto* i = std::get_if<int64_t>(&v); i && *i >= -kExactInDouble && *i <= kExactInDouble) {
+      return std::hash<int64_t>{}(*i);
+    }
+    return hash_any(v);
+  }
+  static size_t hash_any(const Value& v) noexcept;
 };
 struct ValueEqual {
-  bool operator()(const Value& a, const Value& b) const noexcept { return compare_values(a, b) == 0; }
+  bool operator()(const Value& a, const Value& b) const noexcept {
+    if (a.index() == b.index()) {
+      if (const auto* i = std::get_if<int64_t>(&a)) return *i == *std::get_if<int64_t>(&b);
+      if (const auto* s = std::get_if<std::string>(&a)) return *s == *std::get_if<std::string>(&b);
+    }
+    return compare_values(a, b) == 0;
+  }
 };
 
 }  // namespace sluice

@@ -2,9 +2,11 @@
 
 #include <bit>
 #include <charconv>
+#include <limits>
 #include <random>
 #include <string>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 namespace sluice {
@@ -117,6 +119,22 @@ TEST(Value, DecimalsOfEveryShapeMatchFromChars) {
 TEST(Value, IntsAndDoublesCompareAndHashNumerically) {
   EXPECT_EQ(compare_values(Value{int64_t{2}}, Value{2.0}), 0);
   EXPECT_EQ(ValueHash{}(Value{int64_t{2}}), ValueHash{}(Value{2.0}));
+  // Whatever path hashes them, values that compare equal hash alike: ints about 2^53, where
+  // doubles stop holding every int, and at the limits.
+  constexpr int64_t k53 = int64_t{1} << 53;
+  for (const int64_t i : {k53 - 1, k53, k53 + 1, k53 + 2, -k53 - 1, -k53, std::numeric_limits<int64_t>::max(),
+                          std::numeric_limits<int64_t>::min(), int64_t{0}, int64_t{-7}}) {
+    for (const Value& other : {Value{static_cast<double>(i)}, Value{i}}) {
+      SCOPED_TRACE(fmt::format("{} and {}", i, to_display(other)));
+      EXPECT_EQ(ValueEqual{}(Value{i}, other), compare_values(Value{i}, other) == 0);
+      if (ValueEqual{}(Value{i}, other)) {
+        EXPECT_EQ(ValueHash{}(Value{i}), ValueHash{}(other));
+      }
+    }
+  }
+  EXPECT_TRUE(ValueEqual{}(Value{std::string("DE")}, Value{std::string("DE")}));
+  EXPECT_FALSE(ValueEqual{}(Value{std::string("DE")}, Value{std::string("FR")}));
+  EXPECT_FALSE(ValueEqual{}(Value{int64_t{1}}, Value{std::string("1")}));
   EXPECT_LT(compare_values(Value{int64_t{2}}, Value{2.5}), 0);
   EXPECT_LT(compare_values(Value{}, Value{false}), 0);
   EXPECT_LT(compare_values(Value{true}, Value{int64_t{0}}), 0);
