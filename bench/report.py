@@ -125,8 +125,13 @@ MESSAGES = [
 ]
 
 
-def fmt_ratio(x):
-    return f"{x:.2f}x" if x < 10 else f"{x:.1f}x"
+def fmt_ratio(x, target=None):
+    """x as a ratio; against a target, with the digits it takes not to look like the target when
+    it misses it (0.2466 is "0.247x", not "0.25x")."""
+    digits = 2 if x < 10 else 1
+    while target is not None and x < target and digits < 4 and round(x, digits) >= target:
+        digits += 1
+    return f"{x:.{digits}f}x"
 
 
 def report(args):
@@ -250,7 +255,7 @@ def report(args):
     md.append("| goal | value | held |")
     md.append("|---|---:|---|")
     for g in goals:
-        value = f"{g['value']:.1f} MiB" if "RSS" in g["goal"] else fmt_ratio(g["value"])
+        value = f"{g['value']:.1f} MiB" if "RSS" in g["goal"] else fmt_ratio(g["value"], g["target"])
         md.append(f"| {g['goal']} | {value} | {'yes' if g['held'] else '**no**'} |")
     if micro:
         md.append("")
@@ -271,7 +276,7 @@ def report(args):
     print("goals:")
     for g in goals:
         print(f"  [{'held' if g['held'] else 'MISSED'}] {g['goal']}: "
-              + (f"{g['value']:.1f} MiB" if "RSS" in g["goal"] else fmt_ratio(g["value"])))
+              + (f"{g['value']:.1f} MiB" if "RSS" in g["goal"] else fmt_ratio(g["value"], g["target"])))
     plot(results, meta, os.path.join(args.out_dir, "throughput.png"))
 
 
