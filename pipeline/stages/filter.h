@@ -2,7 +2,7 @@
 // `filter`: keeps the records for which an expression is true, e.g.
 //   where: status >= 400 and country in ('DE', 'FR')
 // Records for which it is false or null are dropped (and counted as filtered).
-// First in line after a parser that can (csv), it is applied by the parser as it reads
+// First in line after a parser that can (csv, jsonl), it is applied by the parser as it reads
 // (row_predicate, Parser::keep_only), and the rows it drops are never built.
 #include <string>
 

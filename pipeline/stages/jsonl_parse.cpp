@@ -12,6 +12,7 @@
 
 #include "core/byte_scan.h"
 #include "core/error.h"
+#include "pipeline/expr/expression.h"
 #include "pipeline/stages/parse_support.h"
 
 // simdjson's DOM parser rather than On-Demand, by measurement: 200,000 synthetic access-log lines
@@ -187,34 +188,85 @@ class JsonlProjection {
     size_t visited = 0;
   };
 
-  // Appends the record's row to `out`, or its rejection when a typed value does not convert.
-  // Returns whether the row was appended.
-  bool append_row(dom::object object, const TextLine& line, RecordBatch& out, Scratch& scratch) const {
+  // A predicate given to Parser::keep_only, for the records of one parse() call.
+  struct RowFilter {
+    explicit RowFilter(const expr::Expression& p) : predicate(p) {}
+    const expr::Expression& predicate;
+    std::vector<char> tested;  // per column: read by the predicate (built first)
+    // Bound at the first row it tests, where the filter it stands for would bind: an unknown field
+    // fails the stream then, as it would there.
+    std::optional<expr::BoundExpression> bound;
+  };
+  enum class RowFate { Kept, Dropped, Rejected };  // Dropped: the predicate is not true for it
+
+  // Appends the record's row to `out` (Kept), or its rejection when a typed value does not convert
+  // (Rejected). With a filter, the columns it reads are built first, and a row for which it is not
+  // true is dropped once the other typed values are checked: a record that does not fit its types
+  // is rejected, as it would be without the filter.
+  RowFate append_row(dom::object object, const TextLine& line, RecordBatch& out, Scratch& scratch,
+                     RowFilter* filter) const {
     const size_t width = types_.size();
     scratch.found.assign(width, std::nullopt);
     scratch.path.clear();
     scratch.visited = 0;
     locate(object, scratch);
     const size_t row_begin = out.cells.size();
-    for (size_t i = 0; i < width; ++i) {
+    out.cells.resize(row_begin + width);
+    Value* const row = out.cells.data() + row_begin;
+    // Column i's value into the row, or with no row only checked; false when it does not fit.
+    const auto convert = [&](size_t i, Value* into) {
       const std::optional<dom::element>& element = scratch.found[i];
-      if (!element) {
-        out.cells.emplace_back();
-      } else if (!types_[i]) {
-        out.cells.push_back(json_value(*element));
-      } else if (auto value = typed_value(*element, *types_[i])) {
-        out.cells.push_back(std::move(*value));
-      } else {
-        out.cells.resize(row_begin);
-        std::string_view text;
-        const std::string shown = element->get_string().get(text) == simdjson::SUCCESS ? std::string(text)
-                                                                                        : simdjson::minify(*element);
-        out.rejections.push_back({fmt::format("expected {}, got '{}'", type_name(*types_[i]), shown),
-                                  schema_->names()[i], line.origin, rejected_text(line.text)});
-        return false;
+      if (!element) return true;
+      if (!types_[i]) {
+        if (into) into[i] = json_value(*element);
+        return true;
+      }
+      auto value = typed_value(*element, *types_[i]);
+      if (!value) return false;
+      if (into) into[i] = std::move(*value);
+      return true;
+    };
+    const auto convert_all = [&](bool tested, Value* into) {
+      for (size_t i = 0; i < width; ++i) {
+        if ((filter && filter->tested[i]) == tested && !convert(i, into)) return false;
+      }
+      return true;
+    };
+    bool fits = true;
+    if (filter) {
+      fits = convert_all(true, row);
+      if (fits) {
+        if (!filter->bound) filter->bound = filter->predicate.bind(*schema_);
+        if (!filter->bound->test({row, width})) {
+          if (convert_all(false, nullptr)) {
+            out.cells.resize(row_begin);
+            return RowFate::Dropped;
+          }
+          fits = false;
+        }
       }
     }
-    return true;
+    if (fits && convert_all(false, row)) return RowFate::Kept;
+    out.cells.resize(row_begin);
+    size_t i = 0;  // the first column that does not fit, in input order (there is one)
+    while (convert(i, nullptr)) ++i;
+    std::string_view text;
+    const std::string shown = scratch.found[i]->get_string().get(text) == simdjson::SUCCESS
+                                  ? std::string(text)
+                                  : simdjson::minify(*scratch.found[i]);
+    out.rejections.push_back({fmt::format("expected {}, got '{}'", type_name(*types_[i]), shown), schema_->names()[i],
+                              line.origin, rejected_text(line.text)});
+    return RowFate::Rejected;
+  }
+
+  // The filter of one parse() call: which columns the predicate reads.
+  RowFilter filter_for(const expr::Expression& predicate) const {
+    RowFilter filter(predicate);
+    filter.tested.assign(types_.size(), 0);
+    for (const std::string& field : predicate.fields()) {
+      if (const int column = schema_->index_of(field); column >= 0) filter.tested[static_cast<size_t>(column)] = 1;
+    }
+    return filter;
   }
 
  private:
@@ -281,6 +333,11 @@ class JsonlParser : public Parser {
     }
   }
 
+  bool keep_only(const expr::Expression& predicate) override {
+    predicate_ = predicate;
+    return true;
+  }
+
   size_t parse(const Block& block, RecordBatch& out) const override {
     // Null only before the block holding the stream's first object, and such blocks hold no
     // object, so they need no schema: prepare() saw the same lines.
@@ -298,6 +355,7 @@ class JsonlParser : public Parser {
     JsonlProjection::Scratch scratch;
     LineCursor cursor(block);
     TextLine line;
+    std::optional<JsonlProjection::RowFilter> filter;  // with a predicate, from the first object on
     size_t records = 0;
     while (cursor.next(line)) {
       if (is_blank(line.text)) continue;
@@ -307,8 +365,10 @@ class JsonlParser : public Parser {
         out.rejections.push_back({std::move(*reason), {}, line.origin, rejected_text(line.text)});
       } else if (!projection) {
         throw Error(ErrorCode::Internal, "jsonl: a record was parsed before the stream's columns were fixed");
-      } else if (projection->append_row(object, line, out, scratch)) {
-        out.origins.push_back(line.origin);
+      } else {
+        if (predicate_ && !filter) filter.emplace(projection->filter_for(*predicate_));
+        const auto fate = projection->append_row(object, line, out, scratch, filter ? &*filter : nullptr);
+        if (fate == JsonlProjection::RowFate::Kept) out.origins.push_back(line.origin);
       }
     }
     return records;
@@ -321,6 +381,7 @@ class JsonlParser : public Parser {
   }
 
   const JsonlConfig& config_;
+  std::optional<expr::Expression> predicate_;  // see keep_only
   // Written by prepare() (serial) at most once, read by parse() concurrently. A mutex, not
   // std::atomic<std::shared_ptr>: TSan reports the internal lock of libstdc++ 12's version (a
   // load against a later store); taken once a block, the mutex costs nothing.

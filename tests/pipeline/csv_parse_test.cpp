@@ -15,6 +15,9 @@ namespace {
 
 using sluice::testing::all_rows;
 using sluice::testing::columns_of;
+using sluice::testing::expect_same_rows_and_rejections;
+using sluice::testing::parse_keeping;
+using sluice::testing::Parsed;
 using sluice::testing::pipeline_from_yaml;
 using sluice::testing::run_chunked;
 
@@ -215,29 +218,6 @@ TEST(CsvParse, LineNumbersCountNewlinesInsideQuotedFields) {
   }
 }
 
-struct Parsed {
-  RecordBatch batch;
-  size_t records = 0;  // what parse() says it read
-};
-
-// Parses `text` (header included) after telling the parser which fields are read downstream and,
-// when there is one, the predicate that its rows must meet.
-Parsed parse_keeping(const PipelinePtr& pipeline, const std::vector<std::string>& read,
-                     const std::optional<std::string>& predicate, std::string text) {
-  auto parser = pipeline->parse->start_stream();
-  parser->read_only(read);
-  if (predicate) {
-    EXPECT_TRUE(parser->keep_only(expr::Expression::parse(*predicate)));
-  }
-  Block block;
-  block.buffer = std::move(text);
-  block.end = block.buffer.size();
-  parser->prepare(block);
-  Parsed parsed;
-  parsed.records = parser->parse(block, parsed.batch);
-  return parsed;
-}
-
 RecordBatch parse_reading_only(const PipelinePtr& pipeline, const std::vector<std::string>& read, std::string text) {
   return parse_keeping(pipeline, read, std::nullopt, std::move(text)).batch;
 }
@@ -307,15 +287,7 @@ TEST(CsvParse, AGivenPredicateKeepsItsRowsAndTheRejectionsStayTheSame) {
 
   RecordBatch expected = parse_reading_only(pipeline, read, input);
   FilterStage(FilterConfig{"n >= 2"}).apply(expected);
-  EXPECT_EQ(batch.cells, expected.cells);
-  ASSERT_EQ(batch.rows(), expected.rows());
-  for (size_t r = 0; r < batch.rows(); ++r) EXPECT_EQ(batch.origins[r].offset, expected.origins[r].offset);
-  ASSERT_EQ(batch.rejections.size(), expected.rejections.size());
-  for (size_t i = 0; i < batch.rejections.size(); ++i) {
-    EXPECT_EQ(batch.rejections[i].reason, expected.rejections[i].reason);
-    EXPECT_EQ(batch.rejections[i].field, expected.rejections[i].field);
-    EXPECT_EQ(batch.rejections[i].record, expected.rejections[i].record);
-  }
+  expect_same_rows_and_rejections(batch, expected);
 }
 
 // A quoted field's "" pairs are unescaped only where its text is used: in a header name, a kept

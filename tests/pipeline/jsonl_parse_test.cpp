@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "pipeline/stages/filter.h"
 #include "support/access_log.h"
 #include "support/pipeline_harness.h"
 
@@ -14,6 +15,9 @@ namespace {
 using sluice::testing::all_rows;
 using sluice::testing::columns_of;
 using sluice::testing::config_error;
+using sluice::testing::expect_same_rows_and_rejections;
+using sluice::testing::parse_keeping;
+using sluice::testing::Parsed;
 using sluice::testing::pipeline_from_yaml;
 using sluice::testing::run_chunked;
 
@@ -306,6 +310,43 @@ stages:
 }
 
 config::ConfigError jsonl_config_error(const std::string& options) { return config_error(jsonl_yaml(options)); }
+
+// Parser::keep_only, as for csv: only the rows for which the predicate is true are built; a record
+// that does not fit its types is rejected whatever the predicate says, naming its first misfit
+// field; the same rows and rejections as the parse followed by the filter.
+TEST(JsonlParse, AGivenPredicateKeepsItsRowsAndTheRejectionsStayTheSame) {
+  const auto pipeline =
+      jsonl_pipeline("    fields: [id, kept, n, m]\n    types: {id: int, n: int, m: double}\n", "dead_letter");
+  const std::string input =
+      "{\"id\": 1, \"kept\": \"a\", \"n\": 1, \"m\": 0.5}\n"       // the predicate is false: dropped
+      "{\"id\": 2, \"kept\": \"b\", \"n\": 2, \"m\": 1.5}\n"       // kept
+      "{\"id\": 3, \"kept\": \"c\", \"n\": 1, \"m\": \"oops\"}\n"  // false, but m does not fit
+      "{\"id\": 4, \"kept\": \"d\", \"n\": \"oops\", \"m\": 1}\n"  // n does not fit
+      "{\"id\": \"bad\", \"kept\": \"e\", \"n\": \"oops\"}\n"      // id and n: id is named
+      "{\"id\": 6, \"kept\": \"f\", \"m\": 2}\n"                   // n is missing, the predicate null
+      "{\"id\": 7, \"kept\": {\"x\": [1]}, \"n\": 3}\n"            // kept, m null
+      "\n"                                                         // blank: not a record
+      "[1, 2]\n";                                                  // not an object
+  const Parsed parsed = parse_keeping(pipeline, {"kept", "n", "m"}, "n >= 2", input);
+  const RecordBatch& batch = parsed.batch;
+  EXPECT_EQ(parsed.records, 8u);
+  ASSERT_EQ(batch.rows(), 2u);
+  EXPECT_EQ(batch.row(0)[1], Str("b"));
+  EXPECT_EQ(batch.row(0)[3], Value{1.5});
+  EXPECT_EQ(batch.row(1)[1], Str("{\"x\":[1]}"));
+  EXPECT_TRUE(is_null(batch.row(1)[3]));
+  EXPECT_EQ(batch.origins[1].line, 7u);
+  ASSERT_EQ(batch.rejections.size(), 4u);
+  EXPECT_EQ(batch.rejections[0].field, "m");
+  EXPECT_EQ(batch.rejections[1].field, "n");
+  EXPECT_EQ(batch.rejections[2].field, "id");
+  EXPECT_EQ(batch.rejections[2].reason, "expected int, got 'bad'");
+  EXPECT_EQ(batch.rejections[3].origin.line, 9u);
+
+  RecordBatch expected = parse_keeping(pipeline, {"kept", "n", "m"}, std::nullopt, input).batch;
+  FilterStage(FilterConfig{"n >= 2"}).apply(expected);
+  expect_same_rows_and_rejections(batch, expected);
+}
 
 TEST(JsonlParse, ConfigErrorsNameLineColumnAndProblem) {
   const auto unknown = jsonl_config_error("    fields: [a]\n    field: [b]\n");

@@ -1,5 +1,6 @@
 #pragma once
 // Test helpers: build pipelines from inline YAML and run inputs through them in chunks.
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -8,6 +9,7 @@
 
 #include "config/node.h"
 #include "pipeline/engine.h"
+#include "pipeline/expr/expression.h"
 #include "pipeline/pipeline.h"
 
 namespace sluice::testing {
@@ -64,6 +66,42 @@ inline RunResult run_chunked(const pipeline::PipelinePtr& pipeline, const std::s
         out.results.push_back(std::move(batch));
       });
   return out;
+}
+
+struct Parsed {
+  RecordBatch batch;
+  size_t records = 0;  // what parse() says it read
+};
+
+// Parses `text` as one block (a CSV header included) after telling the parser which fields are
+// read downstream and, when there is one, the predicate that its rows must meet.
+inline Parsed parse_keeping(const pipeline::PipelinePtr& pipeline, const std::vector<std::string>& read,
+                            const std::optional<std::string>& predicate, std::string text) {
+  auto parser = pipeline->parse->start_stream();
+  parser->read_only(read);
+  if (predicate) {
+    EXPECT_TRUE(parser->keep_only(expr::Expression::parse(*predicate)));
+  }
+  Block block;
+  block.buffer = std::move(text);
+  block.end = block.buffer.size();
+  parser->prepare(block);
+  Parsed parsed;
+  parsed.records = parser->parse(block, parsed.batch);
+  return parsed;
+}
+
+// The same rows (cells and origins) and the same rejections (reason, field, record text).
+inline void expect_same_rows_and_rejections(const RecordBatch& batch, const RecordBatch& expected) {
+  EXPECT_EQ(batch.cells, expected.cells);
+  ASSERT_EQ(batch.rows(), expected.rows());
+  for (size_t r = 0; r < batch.rows(); ++r) EXPECT_EQ(batch.origins[r].offset, expected.origins[r].offset);
+  ASSERT_EQ(batch.rejections.size(), expected.rejections.size());
+  for (size_t i = 0; i < batch.rejections.size(); ++i) {
+    EXPECT_EQ(batch.rejections[i].reason, expected.rejections[i].reason);
+    EXPECT_EQ(batch.rejections[i].field, expected.rejections[i].field);
+    EXPECT_EQ(batch.rejections[i].record, expected.rejections[i].record);
+  }
 }
 
 }  // namespace sluice::testing
