@@ -5,7 +5,6 @@
 
 #include <gtest/gtest.h>
 
-#include "pipeline/stages/filter.h"
 #include "support/access_log.h"
 #include "support/pipeline_harness.h"
 
@@ -18,6 +17,7 @@ using sluice::testing::config_error;
 using sluice::testing::expect_same_rows_and_rejections;
 using sluice::testing::parse_keeping;
 using sluice::testing::Parsed;
+using sluice::testing::parsed_then_filtered;
 using sluice::testing::pipeline_from_yaml;
 using sluice::testing::run_chunked;
 
@@ -343,9 +343,7 @@ TEST(JsonlParse, AGivenPredicateKeepsItsRowsAndTheRejectionsStayTheSame) {
   EXPECT_EQ(batch.rejections[2].reason, "expected int, got 'bad'");
   EXPECT_EQ(batch.rejections[3].origin.line, 9u);
 
-  RecordBatch expected = parse_keeping(pipeline, {"kept", "n", "m"}, std::nullopt, input).batch;
-  FilterStage(FilterConfig{"n >= 2"}).apply(expected);
-  expect_same_rows_and_rejections(batch, expected);
+  expect_same_rows_and_rejections(batch, parsed_then_filtered(pipeline, {"kept", "n", "m"}, "n >= 2", input));
 }
 
 TEST(JsonlParse, ConfigErrorsNameLineColumnAndProblem) {

@@ -11,6 +11,7 @@
 #include "pipeline/engine.h"
 #include "pipeline/expr/expression.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/stages/filter.h"
 
 namespace sluice::testing {
 
@@ -89,6 +90,15 @@ inline Parsed parse_keeping(const pipeline::PipelinePtr& pipeline, const std::ve
   Parsed parsed;
   parsed.records = parser->parse(block, parsed.batch);
   return parsed;
+}
+
+// What parsing `text` without a predicate and then filtering with it gives: what a parser's
+// keep_only must give by itself.
+inline RecordBatch parsed_then_filtered(const pipeline::PipelinePtr& pipeline, const std::vector<std::string>& read,
+                                        const std::string& predicate, std::string text) {
+  RecordBatch batch = parse_keeping(pipeline, read, std::nullopt, std::move(text)).batch;
+  pipeline::FilterStage(pipeline::FilterConfig{predicate}).apply(batch);
+  return batch;
 }
 
 // The same rows (cells and origins) and the same rejections (reason, field, record text).
