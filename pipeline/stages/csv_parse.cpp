@@ -5,30 +5,19 @@
 #include <set>
 #include <span>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include <fmt/format.h>
 
-#include "core/byte_scan.h"
 #include "core/error.h"
 #include "pipeline/expr/expression.h"
+#include "pipeline/stages/csv_reader.h"
 #include "pipeline/stages/parse_support.h"
 
 namespace sluice::pipeline {
 
 namespace {
 
-// One field of a record: its text as it stands in the block, and whether it was quoted ("" is an
-// empty string, an empty unquoted field is null). A quoted field's text is what lies between its
-// quotes, each quote in it still written twice (`escaped`): only a field whose text is used pays
-// for unescaping it.
-struct CsvField {
-  std::string_view text;
-  bool quoted = false;
-  bool escaped = false;  // the text holds "" pairs, each standing for one quote
-};
+using csv_detail::CsvField;
+using csv_detail::CsvReader;
 
 // Appends the field's value to `out`, each "" of an escaped field as one quote.
 void append_unescaped(const CsvField& field, std::string& out) {
@@ -54,166 +43,6 @@ std::string_view unescaped_text(const CsvField& field, std::string& scratch) {
   append_unescaped(field, scratch);
   return scratch;
 }
-
-// Splits records out of a block of whole CSV records. Fields are views into the block.
-class CsvReader {
- public:
-  CsvReader(std::string_view text, char delimiter) : text_(text), delimiter_(delimiter) {}
-
-  bool at_end() const { return pos_ >= text_.size(); }
-  size_t position() const { return pos_; }
-  // The '\n' read so far, record ends and those inside quoted fields alike: lines = 1 + this.
-  uint64_t newlines() const { return newlines_; }
-
-  // Reads one record into `fields` (views stay valid until the next call). Returns an error
-  // message for a malformed record, having skipped to its end.
-  std::optional<std::string> next(std::vector<CsvField>& fields) {
-    fields.clear();
-    if (next_plain(fields)) return std::nullopt;
-    std::optional<std::string> error;
-    for (;;) {
-      if (pos_ < text_.size() && text_[pos_] == '"') {
-        if (auto e = read_quoted(fields); e && !error) error = e;
-      } else {
-        size_t end = find_first_of3(text_, pos_, delimiter_, '\n', '"');
-        if (end < text_.size() && text_[end] == '"') {
-          if (!error) error = fmt::format("field {} has a quote inside an unquoted field", fields.size() + 1);
-          while (end < text_.size() && text_[end] != delimiter_ && text_[end] != '\n') ++end;
-        }
-        std::string_view field = text_.substr(pos_, end - pos_);
-        if (end < text_.size() && text_[end] == '\n' && !field.empty() && field.back() == '\r') field.remove_suffix(1);
-        else if (end == text_.size() && !field.empty() && field.back() == '\r') field.remove_suffix(1);
-        fields.push_back({field});
-        pos_ = end;
-      }
-      if (pos_ >= text_.size()) return error;
-      const char c = text_[pos_++];
-      if (c == '\n') {
-        ++newlines_;
-        return error;
-      }
-      // c is the delimiter: another field follows.
-    }
-  }
-
-  // Skips a record that consists of nothing (a blank line); true if one was skipped.
-  bool skip_blank_line() {
-    size_t p = pos_;
-    if (p < text_.size() && text_[p] == '\r') ++p;
-    if (p < text_.size() && text_[p] == '\n') {
-      pos_ = p + 1;
-      ++newlines_;
-      return true;
-    }
-    if (p == text_.size() && p > pos_) {  // a lone '\r' at the very end
-      pos_ = p;
-      return true;
-    }
-    return false;
-  }
-
- private:
-  // Bits i of a window of at most 16 bytes from `p`: `ends` where p[i] ends a field (the
-  // delimiter or '\n'), `others` where p[i] is a quote or '\r', which only the full reader handles.
-  struct WindowMasks {
-    uint32_t ends = 0;
-    uint32_t newlines = 0;  // the ends that are '\n'
-    uint32_t others = 0;
-  };
-  WindowMasks classify(const char* p, size_t n) const {
-    WindowMasks masks;
-#if defined(__SSE2__)
-    if (n == 16) {
-      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-      const __m128i delimiters = _mm_cmpeq_epi8(bytes, _mm_set1_epi8(delimiter_));
-      const __m128i newlines = _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\n'));
-      const __m128i others =
-          _mm_or_si128(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('"')), _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\r')));
-      masks.newlines = static_cast<uint32_t>(_mm_movemask_epi8(newlines));
-      masks.ends = masks.newlines | static_cast<uint32_t>(_mm_movemask_epi8(delimiters));
-      masks.others = static_cast<uint32_t>(_mm_movemask_epi8(others));
-      return masks;
-    }
-#endif
-    for (size_t i = 0; i < n; ++i) {
-      masks.newlines |= static_cast<uint32_t>(p[i] == '\n') << i;
-      masks.ends |= static_cast<uint32_t>(p[i] == delimiter_ || p[i] == '\n') << i;
-      masks.others |= static_cast<uint32_t>(p[i] == '"' || p[i] == '\r') << i;
-    }
-    return masks;
-  }
-
-  // Reads the fields of a record up to its end, or up to the field holding its first quote or
-  // '\r': the common record has none, and its fields are split at the delimiters found 16 bytes at
-  // a time. Returns false when it stopped at such a field, which the full reader then takes on.
-  bool next_plain(std::vector<CsvField>& fields) {
-    const char* const base = text_.data();
-    size_t field_start = pos_;
-    for (size_t window = pos_; window < text_.size(); window += 16) {
-      const size_t n = std::min<size_t>(16, text_.size() - window);
-      auto [ends, newlines, others] = classify(base + window, n);
-      if (others) ends &= (others & -others) - 1;  // the field ends before the first quote or '\r'
-      for (; ends; ends &= ends - 1) {
-        const unsigned bit = static_cast<unsigned>(__builtin_ctz(ends));
-        const size_t end = window + bit;
-        fields.push_back({std::string_view(base + field_start, end - field_start)});
-        field_start = end + 1;
-        if (newlines & (1u << bit)) {
-          pos_ = field_start;
-          ++newlines_;
-          return true;
-        }
-      }
-      if (others) {
-        pos_ = field_start;
-        return false;
-      }
-    }
-    fields.push_back({text_.substr(field_start)});  // the block's last record, without a '\n'
-    pos_ = text_.size();
-    return true;
-  }
-
-  std::optional<std::string> read_quoted(std::vector<CsvField>& fields) {
-    const size_t open = pos_++;
-    bool escaped = false;
-    for (;;) {
-      const size_t q = text_.find('"', pos_);
-      if (q == std::string_view::npos) {
-        const std::string_view rest = text_.substr(open + 1);
-        newlines_ += count_newlines(rest);
-        pos_ = text_.size();
-        fields.push_back({rest, true});
-        return "unterminated quoted field";
-      }
-      if (q + 1 < text_.size() && text_[q + 1] == '"') {  // "" is an escaped quote
-        escaped = true;
-        pos_ = q + 2;
-        continue;
-      }
-      const std::string_view field = text_.substr(open + 1, q - open - 1);
-      newlines_ += count_newlines(field);
-      fields.push_back({field, true, escaped});
-      pos_ = q + 1;
-      // After the closing quote: a delimiter, the end of the record, or the end of the block.
-      if (pos_ < text_.size() && text_[pos_] == '\r') ++pos_;
-      if (pos_ < text_.size() && text_[pos_] != delimiter_ && text_[pos_] != '\n') {
-        const char found = text_[pos_];
-        // The rest of the field is skipped as the framer sees it, unquoted, up to the next
-        // delimiter: a quote opening the next field still counts, or records would end
-        // elsewhere than where the framer cut the blocks, and results would depend on chunking.
-        while (pos_ < text_.size() && text_[pos_] != delimiter_ && text_[pos_] != '\n') ++pos_;
-        return fmt::format("unexpected character '{}' after the closing quote of field {}", found, fields.size());
-      }
-      return std::nullopt;
-    }
-  }
-
-  std::string_view text_;
-  char delimiter_;
-  size_t pos_ = 0;
-  uint64_t newlines_ = 0;
-};
 
 class CsvParser : public Parser {
  public:
@@ -272,7 +101,7 @@ class CsvParser : public Parser {
     // for a later block (parse() runs concurrently with the next chunk's prepare()).
     if (block.size() == 0) return 0;
     out.schema = schema_;
-    const size_t width = columns_.size();
+    const size_t width = types_.size();
     const size_t output_width = schema_->size();
     const std::string_view text = block.text();
     CsvReader reader(text, config_.delimiter);
@@ -308,15 +137,15 @@ class CsvParser : public Parser {
           continue;
         }
         if (fate == RowFate::Dropped) {
-          for (const uint32_t i : predicate_inputs_) row[*columns_[i].output] = std::monostate{};
+          for (const Step& step : predicate_steps_) row[step.output] = std::monostate{};
           spare_row = true;
           continue;
         }
         out.cells.resize(row_begin);
         const size_t misfit = first_misfit(fields.data(), scratch);
         bad_field = input_names_[misfit];
-        error = fmt::format("expected {}, got '{}'", type_name(*columns_[misfit].type),
-                            unescaped_text(fields[misfit], scratch));
+        error =
+            fmt::format("expected {}, got '{}'", type_name(*types_[misfit]), unescaped_text(fields[misfit], scratch));
       }
       out.rejections.push_back({*error, std::move(bad_field), origin, rejected_text(record_text)});
     }
@@ -325,11 +154,18 @@ class CsvParser : public Parser {
   }
 
  private:
-  // Where an input column's value goes: into the output row, or nowhere when nothing downstream
-  // reads it (a typed one is still checked: it decides whether the record is rejected).
-  struct Column {
-    std::optional<ValueType> type;  // nullopt: untyped
-    std::optional<size_t> output;   // position in the output row; nullopt: not kept
+  // What building a row does with one input field, worked out once per header: the row is then
+  // built by running down a list of these, with nothing to look up per field.
+  struct Step {
+    enum class Kind : uint8_t {
+      Text,   // untyped: stored as text (or as the type it looks like, with infer_types)
+      Typed,  // converted to its type and stored
+      Check,  // typed but not read downstream, or in a row the predicate dropped: only checked
+    };
+    Kind kind;
+    ValueType type = ValueType::String;  // Typed and Check
+    uint32_t input = 0;
+    uint32_t output = 0;  // Text and Typed
   };
 
   enum class RowFate { Kept, Dropped, Misfit };  // Dropped: the predicate is not true for it
@@ -341,23 +177,30 @@ class CsvParser : public Parser {
                           return std::find(names.begin(), names.end(), read) != names.end();
                         });
     std::vector<std::string> output_names;
-    columns_.clear();
-    predicate_inputs_.clear();
-    other_inputs_.clear();
+    types_.clear();
+    predicate_steps_.clear();
+    other_steps_.clear();
+    dropped_row_checks_.clear();
     for (const std::string& name : names) {
-      const uint32_t input = static_cast<uint32_t>(columns_.size());
-      Column& column = columns_.emplace_back();
-      if (auto it = config_.types.find(name); it != config_.types.end()) column.type = it->second;
-      if (!narrow || fields_read_->contains(name)) {
-        column.output = output_names.size();
-        output_names.push_back(name);
-      }
+      const uint32_t input = static_cast<uint32_t>(types_.size());
+      std::optional<ValueType>& type = types_.emplace_back();
+      if (auto it = config_.types.find(name); it != config_.types.end()) type = it->second;
+      const bool kept = !narrow || fields_read_->contains(name);
+      if (kept) output_names.push_back(name);
+      const uint32_t output = static_cast<uint32_t>(output_names.size() - 1);
       const bool tested =
-          column.output && predicate_ && std::ranges::find(predicate_->fields(), name) != predicate_->fields().end();
+          kept && predicate_ && std::ranges::find(predicate_->fields(), name) != predicate_->fields().end();
       if (tested) {
-        predicate_inputs_.push_back(input);
-      } else if (column.output || column.type) {
-        other_inputs_.push_back(input);
+        predicate_steps_.push_back(type ? Step{Step::Kind::Typed, *type, input, output}
+                                        : Step{Step::Kind::Text, {}, input, output});
+        continue;
+      }
+      if (type) {
+        other_steps_.push_back(kept ? Step{Step::Kind::Typed, *type, input, output}
+                                    : Step{Step::Kind::Check, *type, input});
+        dropped_row_checks_.push_back({Step::Kind::Check, *type, input});
+      } else if (kept) {
+        other_steps_.push_back({Step::Kind::Text, {}, input, output});
       }
     }
     input_names_ = std::move(names);
@@ -370,24 +213,46 @@ class CsvParser : public Parser {
   RowFate build_row(const CsvField* record, Value* row, std::string& scratch,
                     std::optional<expr::BoundExpression>& predicate) const {
     if (predicate_) {
-      if (!convert_all(predicate_inputs_, record, scratch, row)) return RowFate::Misfit;
+      if (!run_steps(predicate_steps_, record, scratch, row)) return RowFate::Misfit;
       if (!predicate) predicate = predicate_->bind(*schema_);
       if (!predicate->test({row, schema_->size()})) {
-        return convert_all(other_inputs_, record, scratch, nullptr) ? RowFate::Dropped : RowFate::Misfit;
+        return run_steps(dropped_row_checks_, record, scratch, row) ? RowFate::Dropped : RowFate::Misfit;
       }
     }
-    return convert_all(other_inputs_, record, scratch, row) ? RowFate::Kept : RowFate::Misfit;
+    return run_steps(other_steps_, record, scratch, row) ? RowFate::Kept : RowFate::Misfit;
   }
 
-  // Out of line, so that GCC inlines convert() and the number parsers here, once (number_text.h
-  // says why they must be inline).
-  [[gnu::noinline]] bool convert_all(std::span<const uint32_t> inputs, const CsvField* record, std::string& scratch,
-                                     Value* row) const {
-    // The columns in a local: the cells written may alias the vector's members, which would be
-    // reloaded for every field.
-    const Column* const columns = columns_.data();
-    for (const uint32_t i : inputs) {
-      if (!convert(columns[i], record[i], scratch, row)) return false;
+  // Out of line, so that GCC inlines the steps and the number parsers here, once (number_text.h
+  // says why they must be inline). False when a field does not fit its declared type.
+  [[gnu::noinline]] bool run_steps(std::span<const Step> steps, const CsvField* record, std::string& scratch,
+                                   Value* row) const {
+    const bool infer_types = config_.infer_types;
+    for (const Step& step : steps) {
+      const CsvField& field = record[step.input];
+      if (field.text.empty() && !field.quoted) continue;  // an empty unquoted field is null
+      if (step.kind == Step::Kind::Text) {
+        if (infer_types && !field.quoted) {
+          row[step.output] = infer_value(field.text);
+        } else {
+          append_unescaped(field, row[step.output].emplace<std::string>());
+        }
+        continue;
+      }
+      const std::string_view text = unescaped_text(field, scratch);
+      if (step.kind == Step::Kind::Check) {
+        if (!fits(text, step.type)) return false;
+        continue;
+      }
+      Value& out = row[step.output];
+      if (step.type == ValueType::Int) {
+        if (!store(parse_int(text), out)) return false;
+      } else if (step.type == ValueType::Double) {
+        if (!store(parse_double(text), out)) return false;
+      } else {
+        auto value = convert_text(text, step.type);
+        if (!value) return false;
+        out = std::move(*value);
+      }
     }
     return true;
   }
@@ -395,33 +260,11 @@ class CsvParser : public Parser {
   // The first input column whose field does not fit its type: the one a rejection names (there is
   // one: build_row found it).
   size_t first_misfit(const CsvField* record, std::string& scratch) const {
-    size_t i = 0;
-    while (convert(columns_[i], record[i], scratch, nullptr)) ++i;
-    return i;
-  }
-
-  // Converts the field into its place in `row` (null cells, built in place: no temporaries on the
-  // hot path), or with no row only checks it; false when the text does not fit the column's
-  // declared type. `scratch` holds the unescaped text of a typed field that had quotes to unescape.
-  bool convert(const Column& column, const CsvField& field, std::string& scratch, Value* row) const {
-    if (field.text.empty() && !field.quoted) return true;  // an empty unquoted field is null
-    if (!column.type) {
-      if (!row || !column.output) return true;
-      if (config_.infer_types && !field.quoted) {
-        row[*column.output] = infer_value(field.text);
-      } else {
-        append_unescaped(field, row[*column.output].emplace<std::string>());
-      }
-      return true;
+    for (size_t i = 0;; ++i) {
+      const CsvField& field = record[i];
+      if (!types_[i] || (field.text.empty() && !field.quoted)) continue;
+      if (!fits(unescaped_text(field, scratch), *types_[i])) return i;
     }
-    const std::string_view text = unescaped_text(field, scratch);
-    if (!row || !column.output) return fits(text, *column.type);
-    Value& out = row[*column.output];
-    if (*column.type == ValueType::Int) return store(parse_int(text), out);
-    if (*column.type == ValueType::Double) return store(parse_double(text), out);
-    auto value = convert_text(text, *column.type);
-    if (value) out = std::move(*value);
-    return value.has_value();
   }
 
   static bool fits(std::string_view text, ValueType type) {
@@ -438,14 +281,16 @@ class CsvParser : public Parser {
 
   const CsvConfig& config_;
   std::vector<std::string> input_names_;                           // the header's (or the config's) columns
-  std::vector<Column> columns_;                                    // one per input column
+  std::vector<std::optional<ValueType>> types_;                    // one per input column; nullopt: untyped
   SchemaPtr schema_;                                               // the output rows' columns
   std::optional<std::set<std::string, std::less<>>> fields_read_;  // nullopt: every field is read
   std::optional<expr::Expression> predicate_;                      // see keep_only
-  // The input columns a row is built from, each in input order; columns neither kept nor checked
-  // are in neither. With a predicate, those that feed it are built first.
-  std::vector<uint32_t> predicate_inputs_;
-  std::vector<uint32_t> other_inputs_;
+  // How a row is built, each list in input order; columns neither kept nor typed are in none. With
+  // a predicate, the fields it reads are built first; then the others, or, when it drops the row,
+  // only the checks of their types.
+  std::vector<Step> predicate_steps_;
+  std::vector<Step> other_steps_;
+  std::vector<Step> dropped_row_checks_;
 };
 
 }  // namespace
