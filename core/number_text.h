@@ -50,6 +50,12 @@ inline std::optional<uint64_t> eight_to_sixteen_digits(std::string_view digits) 
   static constexpr uint64_t kPowersOfTen[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
   return *high * kPowersOfTen[rest] + *low;
 }
+// The bytes of `s` (1 to 8 of them) as eight_digits wants them: the word of the 8 bytes that end
+// where `s` ends, those before `s` (which the caller must allow to be read) set to '0'.
+inline uint64_t word_ending_with(std::string_view s) {
+  const uint64_t before = s.size() == 8 ? 0 : ~uint64_t{0} >> (8 * s.size());  // the low bytes
+  return (load_word(s.data() + s.size() - 8) & ~before) | (0x3030303030303030 & before);
+}
 // from_chars over the whole of `s` (an optional leading '+' allowed); nullopt unless all of it is
 // the number.
 std::optional<int64_t> int_from_chars(std::string_view s);
@@ -57,7 +63,14 @@ std::optional<double> double_from_chars(std::string_view s);
 }  // namespace number_text_detail
 
 // An optional sign and decimal digits, the whole text; nullopt for anything else or an overflow.
-inline std::optional<int64_t> parse_int(std::string_view s) {
+// `readable_before`: how many bytes before `s` may be read too (a field in the middle of its
+// block); with 8 - s.size() of them, a text of up to 8 bytes is read as one word.
+inline std::optional<int64_t> parse_int(std::string_view s, size_t readable_before = 0) {
+  if constexpr (std::endian::native == std::endian::little) {
+    if (s.size() - 1 < 8 && readable_before + s.size() >= 8) {
+      if (const auto value = number_text_detail::eight_digits(number_text_detail::word_ending_with(s))) return *value;
+    }
+  }
   // An optional '-' and at most 18 digits cannot overflow; anything else takes from_chars.
   const bool negative = !s.empty() && s.front() == '-';
   const std::string_view digits = s.substr(negative ? 1 : 0);
@@ -83,12 +96,35 @@ inline std::optional<int64_t> parse_int(std::string_view s) {
 }
 
 // A decimal number, the whole text ("1.5", "-2", "1e3", "inf" as from_chars reads them).
-inline std::optional<double> parse_double(std::string_view s) {
+// `readable_before` as for parse_int.
+inline std::optional<double> parse_double(std::string_view s, size_t readable_before = 0) {
   // A plain decimal ("-12.345": an optional '-', digits, an optional '.' followed by digits) of at
   // most 15 digits is m / 10^k with m and 10^k exact doubles, so one division rounds it correctly
   // (Clinger's fast path), as from_chars would.
   static constexpr double kPowersOfTen[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                             1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+  if constexpr (std::endian::native == std::endian::little) {
+    // Up to 8 bytes of digits with at most one point between two of them, read as one word: the
+    // point (its byte found as the lowest zero byte of word ^ "........") is taken out by moving
+    // the bytes below it up one, and the digits are read as one number.
+    if (s.size() - 1 < 8 && readable_before + s.size() >= 8) {
+      const uint64_t word = number_text_detail::word_ending_with(s);
+      const uint64_t x = word ^ 0x2E2E2E2E2E2E2E2E;
+      const uint64_t points = (x - 0x0101010101010101) & ~x & 0x8080808080808080;
+      if (points == 0) {
+        if (const auto value = number_text_detail::eight_digits(word)) return static_cast<double>(*value);
+      } else {
+        const unsigned point = static_cast<unsigned>(std::countr_zero(points)) / 8;
+        if (point > 8 - s.size() && point < 7) {  // a digit on either side
+          const uint64_t up_to_point = (uint64_t{1} << (8 * (point + 1))) - 1;
+          const uint64_t digits = (((word << 8) | 0x30) & up_to_point) | (word & ~up_to_point);
+          if (const auto value = number_text_detail::eight_digits(digits)) {
+            return static_cast<double>(*value) / kPowersOfTen[7 - point];
+          }
+        }
+      }
+    }
+  }
   const bool negative = !s.empty() && s.front() == '-';
   const std::string_view body = s.substr(negative ? 1 : 0);
   if (body.size() <= 16) {

@@ -131,7 +131,7 @@ class CsvParser : public Parser {
         spare_row = false;
         const size_t row_begin = out.cells.size() - output_width;
         Value* const row = out.cells.data() + row_begin;
-        const RowFate fate = build_row(fields.data(), row, scratch, predicate);
+        const RowFate fate = build_row({fields.data(), text.data()}, row, scratch, predicate);
         if (fate == RowFate::Kept) {
           out.origins.push_back(origin);
           continue;
@@ -169,6 +169,13 @@ class CsvParser : public Parser {
   };
 
   enum class RowFate { Kept, Dropped, Misfit };  // Dropped: the predicate is not true for it
+
+  // A record's fields, and where its block begins: the number parsers may read the bytes of the
+  // block before a field (number_text.h).
+  struct Record {
+    const CsvField* fields;
+    const char* block_begin;
+  };
 
   // The output rows hold only the fields read downstream (see read_only), when all of those are
   // in the input; otherwise every field, so that an error about a missing field lists them all.
@@ -210,7 +217,7 @@ class CsvParser : public Parser {
   // Builds the record's row. With a predicate, the fields it reads are built first, and when it is
   // not true the other fields are only checked against their types: the row is not kept, but a
   // record that does not fit its types is still rejected, as it would be without the predicate.
-  RowFate build_row(const CsvField* record, Value* row, std::string& scratch,
+  RowFate build_row(Record record, Value* row, std::string& scratch,
                     std::optional<expr::BoundExpression>& predicate) const {
     if (predicate_) {
       if (!run_steps(predicate_steps_, record, scratch, row)) return RowFate::Misfit;
@@ -224,11 +231,10 @@ class CsvParser : public Parser {
 
   // Out of line, so that GCC inlines the steps and the number parsers here, once (number_text.h
   // says why they must be inline). False when a field does not fit its declared type.
-  [[gnu::noinline]] bool run_steps(std::span<const Step> steps, const CsvField* record, std::string& scratch,
-                                   Value* row) const {
+  [[gnu::noinline]] bool run_steps(std::span<const Step> steps, Record record, std::string& scratch, Value* row) const {
     const bool infer_types = config_.infer_types;
     for (const Step& step : steps) {
-      const CsvField& field = record[step.input];
+      const CsvField& field = record.fields[step.input];
       if (field.text.empty() && !field.quoted) continue;  // an empty unquoted field is null
       if (step.kind == Step::Kind::Text) {
         if (infer_types && !field.quoted) {
@@ -239,15 +245,16 @@ class CsvParser : public Parser {
         continue;
       }
       const std::string_view text = unescaped_text(field, scratch);
+      const size_t readable_before = field.escaped ? 0 : static_cast<size_t>(text.data() - record.block_begin);
       if (step.kind == Step::Kind::Check) {
-        if (!fits(text, step.type)) return false;
+        if (!fits(text, step.type, readable_before)) return false;
         continue;
       }
       Value& out = row[step.output];
       if (step.type == ValueType::Int) {
-        if (!store(parse_int(text), out)) return false;
+        if (!store(parse_int(text, readable_before), out)) return false;
       } else if (step.type == ValueType::Double) {
-        if (!store(parse_double(text), out)) return false;
+        if (!store(parse_double(text, readable_before), out)) return false;
       } else {
         auto value = convert_text(text, step.type);
         if (!value) return false;
@@ -267,9 +274,9 @@ class CsvParser : public Parser {
     }
   }
 
-  static bool fits(std::string_view text, ValueType type) {
-    if (type == ValueType::Int) return parse_int(text).has_value();
-    if (type == ValueType::Double) return parse_double(text).has_value();
+  static bool fits(std::string_view text, ValueType type, size_t readable_before = 0) {
+    if (type == ValueType::Int) return parse_int(text, readable_before).has_value();
+    if (type == ValueType::Double) return parse_double(text, readable_before).has_value();
     return convert_text(text, type).has_value();
   }
 

@@ -109,11 +109,9 @@ class CsvReader {
 #if defined(__SSE2__)
     if (n == 16) {
       const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-      const __m128i delimiters = _mm_cmpeq_epi8(bytes, _mm_set1_epi8(delimiter_));
-      const __m128i newlines = _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\n'));
-      masks.newlines = static_cast<uint32_t>(_mm_movemask_epi8(newlines));
-      masks.ends = masks.newlines | static_cast<uint32_t>(_mm_movemask_epi8(delimiters));
-      masks.quotes = static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('"'))));
+      masks.newlines = static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, newline_bytes_)));
+      masks.ends = masks.newlines | static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, delimiter_bytes_)));
+      masks.quotes = static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, quote_bytes_)));
       return masks;
     }
 #endif
@@ -239,6 +237,12 @@ class CsvReader {
 
   std::string_view text_;
   char delimiter_;
+#if defined(__SSE2__)
+  // Each byte of the window is compared with these: built once, not per window.
+  __m128i delimiter_bytes_ = _mm_set1_epi8(delimiter_);
+  __m128i newline_bytes_ = _mm_set1_epi8('\n');
+  __m128i quote_bytes_ = _mm_set1_epi8('"');
+#endif
   size_t pos_ = 0;
   uint64_t newlines_ = 0;
 };

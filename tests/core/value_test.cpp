@@ -49,7 +49,30 @@ TEST(Value, IntsAtTheEdgesOfTheDigitFastPath) {
   EXPECT_FALSE(parse_int("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"));
 }
 
-// parse_int's digit fast path must give what from_chars gives: for every length up to 19 digits,
+// Parses `text` as it lies after other bytes in a buffer, which the parser is told it may read
+// (readable_before), as it does in a CSV block: a text of up to 8 bytes is then read as one word
+// with some of those bytes in it. Each prefix is read in full, and only as much of it as the word
+// needs; neither a prefix of digits, of points, nor of bytes above 0x7f may change the result.
+template <typename Parse>
+void expect_same_after_any_prefix(const std::string& text, Parse parse) {
+  for (const std::string prefix : {"99999999", "........", "\xff\xff\xff\xff\xff\xff\xff\xff", "-0.-0.-0"}) {
+    const std::string buffer = prefix + text;
+    const std::string_view placed = std::string_view(buffer).substr(prefix.size());
+    const size_t needed = text.size() < 8 ? 8 - text.size() : 0;
+    for (const size_t readable : {prefix.size(), needed}) {
+      const auto got = parse(placed, readable);
+      const auto expected = parse(std::string_view(text), 0);
+      EXPECT_EQ(got.has_value(), expected.has_value()) << prefix << "|" << text;
+      if (got && expected) {
+        EXPECT_EQ(std::bit_cast<uint64_t>(*got), std::bit_cast<uint64_t>(*expected)) << prefix << "|" << text;
+      }
+    }
+  }
+}
+const auto parse_int_after = [](std::string_view s, size_t readable) { return parse_int(s, readable); };
+const auto parse_double_after = [](std::string_view s, size_t readable) { return parse_double(s, readable); };
+
+// parse_int's digit fast paths must give what from_chars gives: for every length up to 19 digits,
 // every digit in every position, and a non-digit in every position.
 TEST(Value, IntsOfEveryLengthAndAnyBadCharacterMatchFromChars) {
   const auto reference = [](const std::string& text) -> std::optional<int64_t> {
@@ -64,8 +87,9 @@ TEST(Value, IntsOfEveryLengthAndAnyBadCharacterMatchFromChars) {
       for (size_t at = 0; at < length; ++at) {
         std::string text(length, '7');
         text[at] = digit;
-        for (const std::string& signed_text : {text, "-" + text}) {
+        for (const std::string& signed_text : {text, "-" + text, "+" + text}) {
           EXPECT_EQ(parse_int(signed_text), reference(signed_text)) << signed_text;
+          expect_same_after_any_prefix(signed_text, parse_int_after);
         }
       }
     }
@@ -74,6 +98,8 @@ TEST(Value, IntsOfEveryLengthAndAnyBadCharacterMatchFromChars) {
         std::string text(length, '3');
         text[at] = bad;
         EXPECT_FALSE(parse_int(text)) << length << " " << at;
+        EXPECT_FALSE(parse_int(std::string("12345678") + text, 8)) << length << " " << at;
+        expect_same_after_any_prefix(text, parse_int_after);
       }
     }
   }
@@ -105,13 +131,19 @@ TEST(Value, DecimalsOfEveryShapeMatchFromChars) {
         decimal.insert(point, ".");
         for (const std::string& signed_text : {decimal, "-" + decimal, text, "-" + text}) {
           EXPECT_TRUE(same(parse_double(signed_text), reference(signed_text))) << signed_text;
+          expect_same_after_any_prefix(signed_text, parse_double_after);
         }
       }
     }
   }
-  for (const std::string text : {"-0.0", "0.1", "0.3", "41.534", "999999999999999.9", "1.2.3", "1..2", "--1", "-.", ".",
-                                 "-", "1e3", "1.5e-3", "0x1p3", "inf", "nan", "1 ", " 1", "1.-2"}) {
+  for (const std::string text : {"-0.0",  "0.1",     "0.3",    "41.534", "999999999999999.9",
+                                 "1.2.3", "1..2",    "--1",    "-.",     ".",
+                                 "-",     "1e3",     "1.5e-3", "0x1p3",  "inf",
+                                 "nan",   "1 ",      " 1",     "1.-2",   "1./2",
+                                 "1/.2",  "1.2/",    "12.",    ".12",    "1.\xae",
+                                 "0.0",   "00.00000"}) {
     EXPECT_TRUE(same(parse_double(text), reference(text))) << text;
+    expect_same_after_any_prefix(text, parse_double_after);
   }
   EXPECT_EQ(parse_double("+2.5"), 2.5);
 }
