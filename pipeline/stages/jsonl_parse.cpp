@@ -276,12 +276,19 @@ class JsonlProjection {
     std::string& path = scratch.path;
     const size_t prefix_length = path.size();
     for (const dom::key_value_pair field : object) {
-      path.resize(prefix_length);
-      path += field.key;
-      const PathRole role = role_of(path, scratch);
+      // A key of the record itself is its own path, looked up as it stands rather than copied.
+      std::string_view key_path = field.key;
+      if (prefix_length > 0) {
+        path.resize(prefix_length);
+        path += field.key;
+        key_path = path;
+      }
+      const PathRole role = role_of(key_path, scratch);
       if (role.column >= 0) scratch.found[static_cast<size_t>(role.column)] = field.value;
       dom::object child;
       if (role.parent && field.value.get_object().get(child) == simdjson::SUCCESS) {
+        path.resize(prefix_length);
+        path += field.key;
         path += '.';
         locate(child, scratch);
       }
@@ -289,7 +296,7 @@ class JsonlProjection {
     path.resize(prefix_length);
   }
 
-  PathRole role_of(const std::string& path, Scratch& scratch) const {
+  PathRole role_of(std::string_view path, Scratch& scratch) const {
     const size_t k = scratch.visited++;
     if (k < scratch.roles.size() && scratch.roles[k].first == path) return scratch.roles[k].second;
     PathRole role;
@@ -298,7 +305,7 @@ class JsonlProjection {
     }
     role.parent = parents_.contains(path);
     if (k >= scratch.roles.size()) scratch.roles.resize(k + 1);
-    scratch.roles[k] = {path, role};
+    scratch.roles[k] = {std::string(path), role};
     return role;
   }
 
