@@ -4,7 +4,7 @@
 // --port-file once serving, and stops on SIGTERM or SIGINT. Message limits match the gateway's
 // bench config (4 MiB), and so do the malloc settings (keep_freed_memory_for_reuse): a baseline
 // whose allocator gives every received message's memory back to the kernel measures page faults,
-// not the transport.
+// not the transport. So does the gateway's default CPU scheduling (batch).
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -15,12 +15,15 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "core/cpu_scheduling.h"
 #include "core/process_memory.h"
 
 namespace sluice::bench {
 
 inline int serve(int argc, char** argv, const char* name, grpc::Service& service) {
   keep_freed_memory_for_reuse();
+  if (auto failed = use_cpu_scheduling(CpuScheduling::Batch))
+    std::cerr << name << ": batch scheduling: " << *failed << "\n";
   std::string listen = "127.0.0.1:0";
   std::string port_file;
   for (int i = 1; i < argc; ++i) {

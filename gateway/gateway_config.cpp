@@ -124,7 +124,7 @@ constexpr uint64_t kMaxTransportWindow = 1u << 30;
 ServerOptions parse_server_options(const config::Node& node, ServerFiles files) {
   node.expect_keys({"listen", "data_dir", "max_message_bytes", "max_concurrent_streams", "max_memory_bytes",
                     "file_chunk_bytes", "max_upload_result_rows", "stream_limits", "transport_window_bytes",
-                    "compression", "recording", "metrics", "tls", "auth"},
+                    "compression", "cpu_scheduling", "recording", "metrics", "tls", "auth"},
                    "server");
   ServerOptions options;
   options.listen = node.string_or("listen", options.listen);
@@ -156,6 +156,13 @@ ServerOptions parse_server_options(const config::Node& node, ServerFiles files) 
     const std::string c = n->as_string();
     if (c != "none" && c != "gzip") n->fail(fmt::format("compression must be none or gzip, got '{}'", c));
     options.gzip = c == "gzip";
+  }
+  if (auto n = node.get("cpu_scheduling")) {
+    const std::string policy = n->as_string();
+    if (policy != "batch" && policy != "normal") {
+      n->fail(fmt::format("cpu_scheduling must be batch or normal, got '{}'", policy));
+    }
+    options.cpu_scheduling = policy == "batch" ? CpuScheduling::Batch : CpuScheduling::Normal;
   }
   if (auto n = node.get("tls")) options.tls = parse_tls(*n, files);
   if (auto n = node.get("auth")) options.auth_tokens = parse_auth(*n, files);

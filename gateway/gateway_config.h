@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/node.h"
+#include "core/cpu_scheduling.h"
 #include "gateway/auth.h"
 #include "pipeline/engine.h"
 #include "pipeline/pipeline.h"
@@ -40,6 +41,9 @@ struct ServerOptions {
   std::string metrics_listen;                    // Prometheus /metrics over HTTP here; empty = off
   std::optional<TlsOptions> tls;                 // unset: plaintext
   std::vector<TokenDigest> auth_tokens;          // bearer tokens sluice.v1 calls must carry; empty: none
+  // The process's threads: batch favours the streams' throughput when every core is busy (see
+  // CpuScheduling); normal, the latency of a thread woken meanwhile.
+  CpuScheduling cpu_scheduling = CpuScheduling::Batch;
 };
 
 struct GatewayConfig {

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "core/cpu_scheduling.h"
 #include "core/process_memory.h"
 #include "gateway/openssl_exit.h"
 #include "gateway/server.h"
@@ -57,9 +58,16 @@ int main(int argc, char** argv) {
     const char* tls_mode = !tls ? "off" : tls->require_client_cert ? "mutual" : "on";
     const size_t tokens = config.server.auth_tokens.size();
     if (tokens > 0 && !tls) spdlog::warn("bearer tokens without tls: they cross the network in clear text");
+    // Before the server starts its threads, which inherit the policy.
+    const bool batch = config.server.cpu_scheduling == sluice::CpuScheduling::Batch;
+    if (auto failed = sluice::use_cpu_scheduling(config.server.cpu_scheduling)) {
+      spdlog::warn("cpu_scheduling={} not applied: {}", batch ? "batch" : "normal", *failed);
+    }
     sluice::gateway::Server server(std::move(config));
-    spdlog::info("serving address={} port={} metrics_port={} pipelines={} tls={} auth_tokens={} version={}", address,
-                 server.port(), server.metrics_port(), pipelines, tls_mode, tokens, sluice::gateway::kVersion);
+    spdlog::info(
+        "serving address={} port={} metrics_port={} pipelines={} tls={} auth_tokens={} cpu_scheduling={} version={}",
+        address, server.port(), server.metrics_port(), pipelines, tls_mode, tokens, batch ? "batch" : "normal",
+        sluice::gateway::kVersion);
     if (!port_file.empty()) {
       std::ofstream(port_file + ".tmp") << server.port() << "\n";
       std::rename((port_file + ".tmp").c_str(), port_file.c_str());  // readers never see a partial file

@@ -763,6 +763,53 @@ class TlsAndTokenTest(unittest.TestCase):
             channel.close()
 
 
+def thread_policies(pid):
+    """The scheduling policy of each thread of process `pid` (field 41 of /proc/.../stat)."""
+    policies = {}
+    task_dir = "/proc/{}/task".format(pid)
+    for tid in os.listdir(task_dir):
+        with open(os.path.join(task_dir, tid, "stat")) as f:
+            stat = f.read()
+        # The thread's name, in parentheses, may hold spaces: the fields are counted after it.
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        policies[tid + " " + name] = int(stat[stat.rindex(")") + 1:].split()[41 - 3])
+    return policies
+
+
+class CpuSchedulingTest(unittest.TestCase):
+    """Every thread of the gateway, the pipeline's workers included, runs under the configured policy."""
+
+    SCHED_OTHER, SCHED_BATCH = 0, 3
+
+    def threads_after_a_stream(self, name, server_extra):
+        data_dir = os.path.join(WORK, name + "-data")
+        os.makedirs(data_dir)
+        rows = generate_rows(MAIN_ROWS, seed=11)
+        data = csv_bytes(rows)
+        gateway = Gateway(WORK, name, config_yaml(data_dir, server_extra=server_extra))
+        try:
+            channel = open_channel(gateway.target)
+            stub = pb_grpc.SluiceStub(channel)
+            # Chunks too big to run on the receiving thread: the pipeline's workers start.
+            summary = stub.Upload(input_messages("http_errors", chunked(data, 64 << 10)), timeout=RPC_TIMEOUT)
+            self.assertEqual(aggregates_of(summary.results), expected_errors_by_country_status(rows))
+            policies = thread_policies(gateway.process.pid)
+        finally:
+            close_and_stop(channel, gateway)
+        self.assertIn("cpu_scheduling=" + ("normal" if "normal" in server_extra else "batch"), gateway.log_text())
+        return policies
+
+    def test_batch_by_default(self):
+        policies = self.threads_after_a_stream("batch", "")
+        self.assertGreater(len(policies), 2)
+        self.assertEqual({t: p for t, p in policies.items() if p != self.SCHED_BATCH}, {})
+
+    def test_normal_when_configured(self):
+        policies = self.threads_after_a_stream("normal", "  cpu_scheduling: normal\n")
+        self.assertGreater(len(policies), 2)
+        self.assertEqual({t: p for t, p in policies.items() if p != self.SCHED_OTHER}, {})
+
+
 class ShutdownTest(unittest.TestCase):
     """SIGTERM drains: a stream already running completes, then the gateway exits with 0."""
 

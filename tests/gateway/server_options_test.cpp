@@ -1,0 +1,32 @@
+#include <gtest/gtest.h>
+
+#include "config/node.h"
+#include "gateway/gateway_config.h"
+
+namespace sluice {
+namespace {
+
+gateway::ServerOptions server_options(const std::string& server) {
+  return gateway::load_gateway_config(
+             config::load_string("server:\n" + server + "pipelines:\n  p:\n    stages:\n      - type: csv\n",
+                                 "server.yaml"),
+             pipeline::StageRegistry::with_builtins())
+      .server;
+}
+
+TEST(ServerOptions, CpuSchedulingIsBatchUnlessSetToNormal) {
+  EXPECT_EQ(server_options("  listen: 127.0.0.1:0\n").cpu_scheduling, CpuScheduling::Batch);
+  EXPECT_EQ(server_options("  cpu_scheduling: batch\n").cpu_scheduling, CpuScheduling::Batch);
+  EXPECT_EQ(server_options("  cpu_scheduling: normal\n").cpu_scheduling, CpuScheduling::Normal);
+  try {
+    server_options("  cpu_scheduling: realtime\n");
+    ADD_FAILURE() << "an unknown policy was accepted";
+  } catch (const config::ConfigError& e) {
+    EXPECT_EQ(e.line(), 2);
+    EXPECT_EQ(e.column(), 19);
+    EXPECT_NE(e.message().find("batch or normal, got 'realtime'"), std::string::npos) << e.message();
+  }
+}
+
+}  // namespace
+}  // namespace sluice
