@@ -25,18 +25,35 @@ RecordFramer::Boundaries RecordFramer::scan(std::string_view s) {
   const char* const base = s.data();
   const char* const end = base + s.size();
   Boundaries b;
+  // Only the chunk's first and last record ends matter: the first is searched for forwards, in each
+  // stretch outside quotes until found; the last once, backwards from the last stretch, when the
+  // scan is done (a stretch mostly ends one field after a record end, and memrchr stops there).
+  unsearched_.clear();
+  auto find_last_record_end = [&] {
+    for (auto stretch = unsearched_.rbegin(); stretch != unsearched_.rend(); ++stretch) {
+      if (const char* nl = find_last_char(stretch->first, stretch->second, '\n')) {
+        b.last = static_cast<size_t>(nl - base);
+        break;
+      }
+    }
+    unsearched_.clear();
+  };
   auto note_newlines = [&](const char* from, const char* to) {
     if (from >= to) return;
     // A record ending here is no longer than the carry and the chunk up to `to`. Only when that
     // could pass the limit is every record end visited, so that the limit holds for each record
     // whether or not it straddles chunks: the same input must fail or pass however it is cut.
     if (carry_.size() + static_cast<size_t>(to - base) <= max_record_bytes_) {
-      const char* first = find_char(from, to, '\n');
-      if (!first) return;
-      if (b.first == std::string_view::npos) b.first = static_cast<size_t>(first - base);
-      b.last = static_cast<size_t>(find_last_char(first, to, '\n') - base);
+      if (b.first == std::string_view::npos) {
+        const char* first = find_char(from, to, '\n');
+        if (!first) return;
+        b.first = static_cast<size_t>(first - base);
+        from = first;
+      }
+      unsearched_.emplace_back(from, to);
       return;
     }
+    find_last_record_end();  // check_record_length measures from it
     for (const char* nl = find_char(from, to, '\n'); nl; nl = find_char(nl + 1, to, '\n')) {
       const size_t record_end = static_cast<size_t>(nl - base) + 1;
       check_record_length(s, b.last, record_end);
@@ -46,57 +63,61 @@ RecordFramer::Boundaries RecordFramer::scan(std::string_view s) {
   };
   if (framing_.kind == Framing::Kind::Lines) {
     note_newlines(base, end);
+    find_last_record_end();
     return b;
   }
   // Outside quotes only '"' at a field start matters, so the scan jumps from quote to quote
   // with memchr and notes the newlines in between.
   const char* p = at_stream_start_ ? skip_leading_bom(base, end) : base;
-  while (p < end) {
-    switch (csv_state_) {
-      case CsvState::QuotedSawQuote:
-        if (*p == '"') {  // "" : an escaped quote, still inside the field
-          csv_state_ = CsvState::Quoted;
-          ++p;
-        } else {
-          csv_state_ = CsvState::InField;  // the field's closing quote
-        }
-        break;
-      case CsvState::Quoted: {
-        const char* q = find_char(p, end, '"');
-        if (!q) return b;
-        csv_state_ = CsvState::QuotedSawQuote;
-        p = q + 1;
-        break;
-      }
-      case CsvState::FieldStart:
-        if (*p == '"') {
-          csv_state_ = CsvState::Quoted;
-          ++p;
+  [&] {
+    while (p < end) {
+      switch (csv_state_) {
+        case CsvState::QuotedSawQuote:
+          if (*p == '"') {  // "" : an escaped quote, still inside the field
+            csv_state_ = CsvState::Quoted;
+            ++p;
+          } else {
+            csv_state_ = CsvState::InField;  // the field's closing quote
+          }
+          break;
+        case CsvState::Quoted: {
+          const char* q = find_char(p, end, '"');
+          if (!q) return;
+          csv_state_ = CsvState::QuotedSawQuote;
+          p = q + 1;
           break;
         }
-        csv_state_ = CsvState::InField;
-        [[fallthrough]];
-      case CsvState::InField: {
-        // Find the next quote that opens a field: one right after a delimiter or a newline. (A
-        // quote at the chunk's first byte is mid-field: a field start would be FieldStart.)
-        const char* q = p;
-        while ((q = find_char(q, end, '"')) != nullptr) {
-          if (q > base && (q[-1] == framing_.delimiter || q[-1] == '\n')) break;
-          ++q;
+        case CsvState::FieldStart:
+          if (*p == '"') {
+            csv_state_ = CsvState::Quoted;
+            ++p;
+            break;
+          }
+          csv_state_ = CsvState::InField;
+          [[fallthrough]];
+        case CsvState::InField: {
+          // Find the next quote that opens a field: one right after a delimiter or a newline. (A
+          // quote at the chunk's first byte is mid-field: a field start would be FieldStart.)
+          const char* q = p;
+          while ((q = find_char(q, end, '"')) != nullptr) {
+            if (q > base && (q[-1] == framing_.delimiter || q[-1] == '\n')) break;
+            ++q;
+          }
+          note_newlines(p, q ? q : end);
+          if (!q) {
+            // The next chunk's first byte may start a field.
+            const char last = end[-1];
+            csv_state_ = (last == framing_.delimiter || last == '\n') ? CsvState::FieldStart : CsvState::InField;
+            return;
+          }
+          csv_state_ = CsvState::Quoted;
+          p = q + 1;
+          break;
         }
-        note_newlines(p, q ? q : end);
-        if (!q) {
-          // The next chunk's first byte may start a field.
-          const char last = end[-1];
-          csv_state_ = (last == framing_.delimiter || last == '\n') ? CsvState::FieldStart : CsvState::InField;
-          return b;
-        }
-        csv_state_ = CsvState::Quoted;
-        p = q + 1;
-        break;
       }
     }
-  }
+  }();
+  find_last_record_end();
   return b;
 }
 

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace sluice {
@@ -74,6 +75,9 @@ class RecordFramer {
   bool at_stream_start_ = true;  // a byte order mark may still come
   size_t bom_bytes_seen_ = 0;
   std::string carry_;
+  // scan()'s stretches outside quotes, after the chunk's first '\n', not yet searched for its last
+  // one (kept to reuse their memory).
+  std::vector<std::pair<const char*, const char*>> unsearched_;
   uint64_t offset_ = 0;  // stream offset of carry_[0]
   uint64_t line_ = 1;    // line number of carry_[0]
 };

@@ -93,38 +93,71 @@ TEST(Framing, CsvQuoteRightAfterAByteOrderMarkOpensTheField) {
   EXPECT_EQ(byte_by_byte.blocks, (std::vector<std::string>{"\xEF\xBB\"a\n", "b\",c\n"}));
 }
 
+// Records of 1 to 4 fields, quoted or not, with quotes, commas, CR and LF inside the quoted ones,
+// built field by field so that the true record ends are known.
+std::string random_quoted_csv(std::mt19937& rng, std::set<size_t>& record_ends) {
+  const std::string quoted_alphabet = "ab,\"\n\r";
+  std::string input;
+  const size_t records = 1 + rng() % 8;
+  for (size_t r = 0; r < records; ++r) {
+    const size_t fields = 1 + rng() % 4;
+    for (size_t f = 0; f < fields; ++f) {
+      if (f) input += ',';
+      if (rng() % 2) {
+        input += '"';
+        for (size_t i = rng() % 6; i > 0; --i) {
+          const char c = quoted_alphabet[rng() % quoted_alphabet.size()];
+          input += c == '"' ? std::string("\"\"") : std::string(1, c);
+        }
+        input += '"';
+      } else {
+        for (size_t i = rng() % 5; i > 0; --i) input += "ab"[rng() % 2];
+      }
+    }
+    input += '\n';
+    record_ends.insert(input.size());
+  }
+  return input;
+}
+
 TEST(Framing, RandomCsvSplitAnywhereCutsOnlyAtRecordEnds) {
   std::mt19937 rng(7);
-  const std::string quoted_alphabet = "ab,\"\n\r";
   for (int round = 0; round < 300; ++round) {
-    // Records built field by field, so the true record ends are known.
-    std::string input;
     std::set<size_t> record_ends;
-    const size_t records = 1 + rng() % 8;
-    for (size_t r = 0; r < records; ++r) {
-      const size_t fields = 1 + rng() % 4;
-      for (size_t f = 0; f < fields; ++f) {
-        if (f) input += ',';
-        if (rng() % 2) {
-          input += '"';
-          for (size_t i = rng() % 6; i > 0; --i) {
-            const char c = quoted_alphabet[rng() % quoted_alphabet.size()];
-            input += c == '"' ? std::string("\"\"") : std::string(1, c);
-          }
-          input += '"';
-        } else {
-          for (size_t i = rng() % 5; i > 0; --i) input += "ab"[rng() % 2];
-        }
-      }
-      input += '\n';
-      record_ends.insert(input.size());
-    }
+    const std::string input = random_quoted_csv(rng, record_ends);
     const size_t chunk = 1 + rng() % 40;
     SCOPED_TRACE(testing::Message() << "round " << round << " chunk " << chunk << " input " << input);
     const Framed f = frame_all(input, chunk, Framing::csv(','));
     expect_whole_records(f, input);
     for (size_t i = 0; i < f.blocks.size(); ++i) {
       EXPECT_TRUE(record_ends.count(f.offsets[i] + f.blocks[i].size())) << "block " << i << " ends mid-record";
+    }
+  }
+}
+
+// Each chunk is cut at its last record end: the framer carries only the unfinished record, not
+// whole records it could have passed on.
+TEST(Framing, EachChunkIsCutAtItsLastRecordEnd) {
+  std::mt19937 rng(8);
+  for (int round = 0; round < 300; ++round) {
+    std::set<size_t> record_ends;
+    std::string input;
+    for (int part = 0; part < 4; ++part) {  // several records per chunk, some chunks
+      std::set<size_t> ends;
+      const size_t before = input.size();
+      input += random_quoted_csv(rng, ends);
+      for (const size_t end : ends) record_ends.insert(before + end);
+    }
+    const size_t chunk = 1 + rng() % 120;
+    SCOPED_TRACE(testing::Message() << "round " << round << " chunk " << chunk << " input " << input);
+    RecordFramer framer(Framing::csv(','), 1 << 20);
+    std::vector<Block> out;
+    for (size_t pos = 0; pos < input.size(); pos += chunk) {
+      framer.push(input.substr(pos, chunk), out);
+      const size_t pushed = std::min(pos + chunk, input.size());
+      const auto last_end = record_ends.upper_bound(pushed);
+      const size_t finished = last_end == record_ends.begin() ? 0 : *std::prev(last_end);
+      ASSERT_EQ(framer.carried_bytes(), pushed - finished) << "after " << pushed << " bytes";
     }
   }
 }
