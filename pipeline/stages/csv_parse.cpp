@@ -246,20 +246,10 @@ class CsvParser : public Parser {
       }
       const std::string_view text = unescaped_text(field, scratch);
       const size_t readable_before = field.escaped ? 0 : static_cast<size_t>(text.data() - record.block_begin);
-      if (step.kind == Step::Kind::Check) {
-        if (!fits(text, step.type, readable_before)) return false;
-        continue;
-      }
-      Value& out = row[step.output];
-      if (step.type == ValueType::Int) {
-        if (!store(parse_int(text, readable_before), out)) return false;
-      } else if (step.type == ValueType::Double) {
-        if (!store(parse_double(text, readable_before), out)) return false;
-      } else {
-        auto value = convert_text(text, step.type);
-        if (!value) return false;
-        out = std::move(*value);
-      }
+      const bool fits = step.kind == Step::Kind::Check
+                            ? convert_typed<false>(text, step.type, readable_before, nullptr)
+                            : convert_typed<true>(text, step.type, readable_before, &row[step.output]);
+      if (!fits) return false;
     }
     return true;
   }
@@ -270,19 +260,25 @@ class CsvParser : public Parser {
     for (size_t i = 0;; ++i) {
       const CsvField& field = record[i];
       if (!types_[i] || (field.text.empty() && !field.quoted)) continue;
-      if (!fits(unescaped_text(field, scratch), *types_[i])) return i;
+      if (!convert_typed<false>(unescaped_text(field, scratch), *types_[i], 0, nullptr)) return i;
     }
   }
 
-  static bool fits(std::string_view text, ValueType type, size_t readable_before = 0) {
-    if (type == ValueType::Int) return parse_int(text, readable_before).has_value();
-    if (type == ValueType::Double) return parse_double(text, readable_before).has_value();
-    return convert_text(text, type).has_value();
+  // Converts `text` to `type` into *out (a null cell, built in place), or without kStore only
+  // checks it: a separate instantiation, so that a check computes no value. False when the text
+  // does not fit. `readable_before` as for parse_int.
+  template <bool kStore>
+  static bool convert_typed(std::string_view text, ValueType type, size_t readable_before, Value* out) {
+    if (type == ValueType::Int) return store<kStore>(parse_int(text, readable_before), out);
+    if (type == ValueType::Double) return store<kStore>(parse_double(text, readable_before), out);
+    return store<kStore>(convert_text(text, type), out);
   }
 
-  template <typename T>
-  static bool store(const std::optional<T>& parsed, Value& out) {
-    if (parsed) out.emplace<T>(*parsed);
+  template <bool kStore, typename T>
+  static bool store(std::optional<T>&& parsed, Value* out) {
+    if constexpr (kStore) {
+      if (parsed) *out = std::move(*parsed);
+    }
     return parsed.has_value();
   }
 

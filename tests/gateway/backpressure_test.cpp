@@ -281,11 +281,7 @@ TEST(Backpressure, TheDefaultLimitsFitTheDefaultMemoryLimit) {
 
 TEST(Backpressure, TheInlineChunkSizeComesFromTheConfig) {
   const auto inline_bytes = [](const std::string& limits) {
-    return gateway::load_gateway_config(config::load_string("server:\n  stream_limits: " + limits +
-                                                                "\npipelines:\n  p:\n    stages:\n      - type: csv\n",
-                                                            "inline.yaml"),
-                                        pipeline::StageRegistry::with_builtins())
-        .server.stream_limits.max_inline_chunk_bytes;
+    return config_with_server("  stream_limits: " + limits + "\n").server.stream_limits.max_inline_chunk_bytes;
   };
   EXPECT_EQ(inline_bytes("{max_chunks_in_flight: 4}"), pipeline::StreamLimits{}.max_inline_chunk_bytes);
   EXPECT_EQ(inline_bytes("{max_inline_chunk_bytes: 0}"), 0u);
@@ -293,11 +289,7 @@ TEST(Backpressure, TheInlineChunkSizeComesFromTheConfig) {
 }
 
 TEST(Backpressure, TheTransportWindowIsAdaptiveUnlessSetAndCountsAgainstTheMemoryLimit) {
-  const auto load = [](const std::string& server) {
-    return gateway::load_gateway_config(
-        config::load_string("server:\n" + server + "pipelines:\n  p:\n    stages:\n      - type: csv\n", "window.yaml"),
-        pipeline::StageRegistry::with_builtins());
-  };
+  const auto load = config_with_server;
   EXPECT_EQ(load("  listen: 127.0.0.1:0\n").server.transport_window_bytes, 0u);
   EXPECT_EQ(load("  transport_window_bytes: 0\n").server.transport_window_bytes, 0u);
   EXPECT_EQ(load("  transport_window_bytes: 256KiB\n").server.transport_window_bytes, 256u << 10);
@@ -319,11 +311,7 @@ TEST(Backpressure, TheTransportWindowIsAdaptiveUnlessSetAndCountsAgainstTheMemor
 
 TEST(Backpressure, TheUploadRowCapIsAPlainCountNotASize) {
   const auto load = [](const std::string& rows) {
-    return gateway::load_gateway_config(config::load_string("server:\n  max_upload_result_rows: " + rows +
-                                                                "\npipelines:\n  p:\n    stages:\n"
-                                                                "      - type: csv\n",
-                                                            "rows.yaml"),
-                                        pipeline::StageRegistry::with_builtins());
+    return config_with_server("  max_upload_result_rows: " + rows + "\n");
   };
   EXPECT_EQ(load("250").server.max_upload_result_rows, 250u);
   try {

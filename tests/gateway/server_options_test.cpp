@@ -2,16 +2,13 @@
 
 #include "config/node.h"
 #include "gateway/gateway_config.h"
+#include "support/gateway_harness.h"
 
 namespace sluice {
 namespace {
 
-gateway::ServerOptions server_options(const std::string& server) {
-  return gateway::load_gateway_config(
-             config::load_string("server:\n" + server + "pipelines:\n  p:\n    stages:\n      - type: csv\n",
-                                 "server.yaml"),
-             pipeline::StageRegistry::with_builtins())
-      .server;
+gateway::ServerOptions server_options(const std::string& server_lines) {
+  return testing::config_with_server(server_lines).server;
 }
 
 TEST(ServerOptions, CpuSchedulingIsBatchUnlessSetToNormal) {

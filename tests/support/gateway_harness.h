@@ -32,6 +32,16 @@ class TestGateway {
   gateway::Client client_;
 };
 
+// The config of `server_lines` (each indented by two spaces, each ending in '\n') under `server:`,
+// with one csv pipeline: for tests of the server's options. A key's line in the file is 1 + its
+// line in `server_lines`.
+inline gateway::GatewayConfig config_with_server(const std::string& server_lines) {
+  return gateway::load_gateway_config(
+      config::load_string("server:\n" + server_lines + "pipelines:\n  p:\n    stages:\n      - type: csv\n",
+                          "server.yaml"),
+      pipeline::StageRegistry::with_builtins());
+}
+
 inline gateway::ChunkSource chunks_of(const std::string& data, size_t size) {
   auto pos = std::make_shared<size_t>(0);
   return [data, size, pos](std::string& chunk) {
