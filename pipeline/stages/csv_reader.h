@@ -180,6 +180,7 @@ class CsvReader {
   std::optional<size_t> read_quoted_well_formed(std::vector<CsvField>& fields, size_t open, uint64_t& newlines) {
     bool escaped = false;
     for (size_t from = open + 1;;) {
+      // The next quote, or a newline inside the field to count ('\n' twice: the scan takes three bytes).
       const size_t q = find_first_of3(text_, from, '"', '\n', '\n');
       if (q == text_.size()) return std::nullopt;  // unterminated
       if (text_[q] == '\n') {
