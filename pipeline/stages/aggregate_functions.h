@@ -3,7 +3,8 @@
 // aggregate; add() sees the field's value (null when the record lacks it or for count(*)).
 //
 // Memory per group: constant for count, sum, mean, min, max, first and last; for the quantile
-// sketches, at most 2048 counters per sign at the default accuracy (more for finer, ddsketch.h); one entry per distinct value for
+// sketches, at most 2048 counters per sign at the default accuracy (more for finer, ddsketch.h) and
+// up to 32 values waiting to be added; one entry per distinct value for
 // count_distinct and top_k, which count exactly and so are capped by `max_distinct`.
 #include <cstddef>
 #include <functional>
@@ -23,7 +24,8 @@ class Accumulator {
   virtual ~Accumulator() = default;
   // May throw Error(ResourceExhausted) when the group outgrows a limit of the function.
   virtual void add(const Value& value) = 0;
-  virtual Value result() const = 0;
+  // Not const: an accumulator may keep the latest values aside and fold them in here.
+  virtual Value result() = 0;
 };
 
 // Per-aggregate parameters from the config; each function reads the ones it declares.
