@@ -1,5 +1,7 @@
 #include "core/framing.h"
 
+#include <algorithm>
+#include <array>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -10,115 +12,119 @@
 namespace sluice {
 
 namespace {
+
 const char* find_char(const char* p, const char* end, char c) {
   return static_cast<const char*>(std::memchr(p, c, static_cast<size_t>(end - p)));
 }
-const char* find_last_char(const char* p, const char* end, char c) {
-  return static_cast<const char*>(memrchr(p, c, static_cast<size_t>(end - p)));
-}
+
 }  // namespace
 
-RecordFramer::RecordFramer(Framing framing, size_t max_record_bytes)
-    : framing_(framing), max_record_bytes_(max_record_bytes) {}
+RecordFramer::RecordFramer(Framing framing, size_t max_record_bytes, ClassifyChunks classify_chunks)
+    : framing_(framing), max_record_bytes_(max_record_bytes), classify_chunks_(classify_chunks) {}
 
 RecordFramer::Boundaries RecordFramer::scan(std::string_view s) {
-  const char* const base = s.data();
-  const char* const end = base + s.size();
   Boundaries b;
-  // Only the chunk's first and last record ends matter: the first is searched for forwards, in each
-  // stretch outside quotes until found; the last once, backwards from the last stretch, when the
-  // scan is done (a stretch mostly ends one field after a record end, and memrchr stops there).
-  unsearched_.clear();
-  auto find_last_record_end = [&] {
-    for (auto stretch = unsearched_.rbegin(); stretch != unsearched_.rend(); ++stretch) {
-      if (const char* nl = find_last_char(stretch->first, stretch->second, '\n')) {
-        b.last = static_cast<size_t>(nl - base);
-        break;
-      }
-    }
-    unsearched_.clear();
-  };
-  auto note_newlines = [&](const char* from, const char* to) {
-    if (from >= to) return;
-    // A record ending here is no longer than the carry and the chunk up to `to`. Only when that
-    // could pass the limit is every record end visited, so that the limit holds for each record
-    // whether or not it straddles chunks: the same input must fail or pass however it is cut.
-    if (carry_.size() + static_cast<size_t>(to - base) <= max_record_bytes_) {
-      if (b.first == std::string_view::npos) {
-        const char* first = find_char(from, to, '\n');
-        if (!first) return;
-        b.first = static_cast<size_t>(first - base);
-        from = first;
-      }
-      unsearched_.emplace_back(from, to);
-      return;
-    }
-    find_last_record_end();  // check_record_length measures from it
-    for (const char* nl = find_char(from, to, '\n'); nl; nl = find_char(nl + 1, to, '\n')) {
-      const size_t record_end = static_cast<size_t>(nl - base) + 1;
-      check_record_length(s, b.last, record_end);
-      if (b.first == std::string_view::npos) b.first = record_end - 1;
-      b.last = record_end - 1;
-    }
-  };
   if (framing_.kind == Framing::Kind::Lines) {
-    note_newlines(base, end);
-    find_last_record_end();
+    const char* const base = s.data();
+    const char* const end = base + s.size();
+    if (carry_.size() + s.size() <= max_record_bytes_) {  // no record here can pass the limit
+      const char* first = find_char(base, end, '\n');
+      if (!first) return b;
+      b.first = static_cast<size_t>(first - base);
+      b.last =
+          static_cast<size_t>(static_cast<const char*>(memrchr(first, '\n', static_cast<size_t>(end - first))) - base);
+      return b;
+    }
+    for (const char* nl = find_char(base, end, '\n'); nl; nl = find_char(nl + 1, end, '\n')) {
+      note_record_end(s, static_cast<size_t>(nl - base), b);
+    }
     return b;
   }
-  // Outside quotes only '"' at a field start matters, so the scan jumps from quote to quote
-  // with memchr and notes the newlines in between.
-  const char* p = at_stream_start_ ? skip_leading_bom(base, end) : base;
-  [&] {
-    while (p < end) {
-      switch (csv_state_) {
-        case CsvState::QuotedSawQuote:
-          if (*p == '"') {  // "" : an escaped quote, still inside the field
-            csv_state_ = CsvState::Quoted;
-            ++p;
-          } else {
-            csv_state_ = CsvState::InField;  // the field's closing quote
-          }
-          break;
-        case CsvState::Quoted: {
-          const char* q = find_char(p, end, '"');
-          if (!q) return;
-          csv_state_ = CsvState::QuotedSawQuote;
-          p = q + 1;
-          break;
-        }
-        case CsvState::FieldStart:
-          if (*p == '"') {
-            csv_state_ = CsvState::Quoted;
-            ++p;
-            break;
-          }
-          csv_state_ = CsvState::InField;
-          [[fallthrough]];
-        case CsvState::InField: {
-          // Find the next quote that opens a field: one right after a delimiter or a newline. (A
-          // quote at the chunk's first byte is mid-field: a field start would be FieldStart.)
-          const char* q = p;
-          while ((q = find_char(q, end, '"')) != nullptr) {
-            if (q > base && (q[-1] == framing_.delimiter || q[-1] == '\n')) break;
-            ++q;
-          }
-          note_newlines(p, q ? q : end);
-          if (!q) {
-            // The next chunk's first byte may start a field.
-            const char last = end[-1];
-            csv_state_ = (last == framing_.delimiter || last == '\n') ? CsvState::FieldStart : CsvState::InField;
-            return;
-          }
-          csv_state_ = CsvState::Quoted;
-          p = q + 1;
-          break;
-        }
+  // CSV, 64 bytes at a time. Where every quote that opens a field stands at a field start (or
+  // right after a closing quote, for a "" pair), which is so in well-formed CSV, a byte lies inside
+  // quotes if an odd number of quotes precede it, and the record ends are the '\n' outside quotes.
+  // Elsewhere (a stray quote inside an unquoted field is a literal) the bytes are read one by one.
+  const size_t start =
+      at_stream_start_ ? static_cast<size_t>(skip_leading_bom(s.data(), s.data() + s.size()) - s.data()) : 0;
+  // The state lives in locals while the chunk is scanned, and so in registers.
+  bool inside_quotes = inside_quotes_;
+  bool quote_opens = quote_opens_;
+  std::array<ChunkMasks, 16> batch;  // classified together: one call per kilobyte
+  for (size_t at = start; at < s.size();) {
+    size_t chunks = std::min(batch.size(), (s.size() - at) / 64);
+    if (chunks > 0) {
+      classify_chunks_(s.data() + at, chunks, framing_.delimiter, batch.data());
+    } else {  // the last, partial chunk
+      const size_t n = s.size() - at;
+      std::array<char, 64> padded{};
+      std::copy_n(s.data() + at, n, padded.data());
+      classify_chunks_(padded.data(), 1, framing_.delimiter, batch.data());
+      const uint64_t in_chunk = (uint64_t{1} << n) - 1;
+      batch[0].quotes &= in_chunk;
+      batch[0].newlines &= in_chunk;
+      batch[0].delimiters &= in_chunk;
+      chunks = 1;
+    }
+    for (size_t c = 0; c < chunks; ++c, at += 64) {
+      const ChunkMasks& masks = batch[c];
+      const size_t n = std::min<size_t>(64, s.size() - at);
+      const uint64_t inside = masks.quote_parity ^ (inside_quotes ? ~uint64_t{0} : 0);
+      const uint64_t closing = masks.quotes & ~inside;
+      const uint64_t opens_next = masks.delimiters | masks.newlines | closing;  // a quote after one opens a field
+      uint64_t record_ends;
+      if ((masks.quotes & inside) & ~((opens_next << 1) | uint64_t{quote_opens})) {
+        const ByteScan scanned = scan_bytes(s.data() + at, n, inside_quotes, quote_opens);
+        record_ends = scanned.record_ends;
+        inside_quotes = scanned.inside_quotes;
+        quote_opens = scanned.quote_opens;
+      } else {
+        record_ends = masks.newlines & ~inside;
+        inside_quotes = (inside >> (n - 1)) & 1;
+        quote_opens = (opens_next >> (n - 1)) & 1;
+      }
+      if (!record_ends) continue;
+      if (b.first == std::string_view::npos) b.first = at + static_cast<size_t>(__builtin_ctzll(record_ends));
+      // A record ending here is no longer than the carry and the chunk up to here. Only when that
+      // could pass the limit is every record end visited, so that the limit holds for each record
+      // whether or not it straddles chunks: the same input must fail or pass however it is cut.
+      if (carry_.size() + at + n <= max_record_bytes_) {
+        b.last = at + 63 - static_cast<size_t>(__builtin_clzll(record_ends));
+        continue;
+      }
+      for (; record_ends; record_ends &= record_ends - 1) {
+        note_record_end(s, at + static_cast<size_t>(__builtin_ctzll(record_ends)), b);
       }
     }
-  }();
-  find_last_record_end();
+  }
+  inside_quotes_ = inside_quotes;
+  quote_opens_ = quote_opens;
   return b;
+}
+
+void RecordFramer::note_record_end(std::string_view chunk, size_t newline, Boundaries& b) const {
+  check_record_length(chunk, b.last, newline + 1);
+  if (b.first == std::string_view::npos) b.first = newline;
+  b.last = newline;
+}
+
+RecordFramer::ByteScan RecordFramer::scan_bytes(const char* p, size_t n, bool inside_quotes, bool quote_opens) const {
+  uint64_t record_ends = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const char c = p[i];
+    if (inside_quotes) {
+      if (c == '"') {  // closes the field, or is the first of a "" pair
+        inside_quotes = false;
+        quote_opens = true;
+      }
+    } else if (c == '"') {
+      inside_quotes = quote_opens;  // else a literal quote inside an unquoted field
+      quote_opens = false;
+    } else {
+      if (c == '\n') record_ends |= uint64_t{1} << i;
+      quote_opens = c == '\n' || c == framing_.delimiter;
+    }
+  }
+  return {record_ends, inside_quotes, quote_opens};
 }
 
 // The parser drops the mark, so the first field starts after it: a quote there opens the field.
@@ -131,7 +137,7 @@ const char* RecordFramer::skip_leading_bom(const char* p, const char* end) {
   if (p == end && bom_bytes_seen_ < kBom.size()) return p;  // the next chunk tells
   at_stream_start_ = false;
   // A partial mark was the start of the first field's text, not a mark.
-  if (bom_bytes_seen_ > 0 && bom_bytes_seen_ < kBom.size()) csv_state_ = CsvState::InField;
+  if (bom_bytes_seen_ > 0 && bom_bytes_seen_ < kBom.size()) quote_opens_ = false;
   return p;
 }
 
@@ -191,7 +197,7 @@ void RecordFramer::push(std::string chunk, std::vector<Block>& out) {
 }
 
 std::optional<Block> RecordFramer::finish() {
-  if (framing_.kind == Framing::Kind::CsvQuoted && csv_state_ == CsvState::Quoted) {
+  if (framing_.kind == Framing::Kind::CsvQuoted && inside_quotes_) {
     throw Error(ErrorCode::InvalidArgument,
                 fmt::format("input ends inside a quoted field (record starting at line {}, offset {})", line_,
                             offset_));

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "tests/support/chunk_classifiers.h"
 
 namespace sluice {
 namespace {
@@ -126,7 +127,7 @@ TEST(Framing, RandomCsvSplitAnywhereCutsOnlyAtRecordEnds) {
     std::set<size_t> record_ends;
     const std::string input = random_quoted_csv(rng, record_ends);
     const size_t chunk = 1 + rng() % 40;
-    SCOPED_TRACE(testing::Message() << "round " << round << " chunk " << chunk << " input " << input);
+    SCOPED_TRACE(::testing::Message() << "round " << round << " chunk " << chunk << " input " << input);
     const Framed f = frame_all(input, chunk, Framing::csv(','));
     expect_whole_records(f, input);
     for (size_t i = 0; i < f.blocks.size(); ++i) {
@@ -149,7 +150,7 @@ TEST(Framing, EachChunkIsCutAtItsLastRecordEnd) {
       for (const size_t end : ends) record_ends.insert(before + end);
     }
     const size_t chunk = 1 + rng() % 120;
-    SCOPED_TRACE(testing::Message() << "round " << round << " chunk " << chunk << " input " << input);
+    SCOPED_TRACE(::testing::Message() << "round " << round << " chunk " << chunk << " input " << input);
     RecordFramer framer(Framing::csv(','), 1 << 20);
     std::vector<Block> out;
     for (size_t pos = 0; pos < input.size(); pos += chunk) {
@@ -158,6 +159,107 @@ TEST(Framing, EachChunkIsCutAtItsLastRecordEnd) {
       const auto last_end = record_ends.upper_bound(pushed);
       const size_t finished = last_end == record_ends.begin() ? 0 : *std::prev(last_end);
       ASSERT_EQ(framer.carried_bytes(), pushed - finished) << "after " << pushed << " bytes";
+    }
+  }
+}
+
+// The CSV framing read one byte at a time, as framing.h defines it: a quote opens a quoted field
+// only at a field start or right after a closing quote ("" inside the field), elsewhere it is a
+// literal; a '\n' outside quotes ends a record; a whole leading byte order mark is skipped.
+struct ReferenceCsvFraming {
+  std::vector<size_t> record_ends;  // just after each record's '\n'
+  bool ends_inside_quotes = false;
+};
+
+ReferenceCsvFraming reference_csv_framing(const std::string& input, char delimiter) {
+  ReferenceCsvFraming reference;
+  bool inside = false;
+  bool quote_opens = true;
+  for (size_t i = input.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0; i < input.size(); ++i) {
+    const char c = input[i];
+    if (inside) {
+      if (c == '"') inside = false, quote_opens = true;
+    } else if (c == '"') {
+      inside = quote_opens;
+      quote_opens = false;
+    } else {
+      if (c == '\n') reference.record_ends.push_back(i + 1);
+      quote_opens = c == '\n' || c == delimiter;
+    }
+  }
+  reference.ends_inside_quotes = inside;
+  return reference;
+}
+
+// Well-formed and malformed CSV alike (stray quotes, quotes after closing quotes, marks and parts
+// of marks at the start), long enough to span batches of 64-byte chunks, cut at random, through
+// every chunk classifier this CPU runs: after each chunk the framer must carry exactly the
+// unfinished record, pass every whole one on, fail a record longer than the limit naming it, and
+// fail an input that ends inside quotes.
+TEST(Framing, CsvFramingAgreesWithAByteByByteReading) {
+  std::mt19937 rng(9);
+  const std::vector<std::string> alphabets = {"abcdefgh,\n", "ab,\"\n\r", "a,\"\"\"\n;", "abcdefghijklmnop,,\n\""};
+  const std::vector<std::string> starts = {"", "", "\xEF\xBB\xBF", "\xEF\xBB\xBF\"", "\xEF\xBB\"", "\xEF\""};
+  for (int round = 0; round < 600; ++round) {
+    const std::string& alphabet = alphabets[rng() % alphabets.size()];
+    std::string input = starts[rng() % starts.size()];
+    const size_t length = round % 10 == 0 ? 1000 + rng() % 3000 : rng() % 400;
+    for (size_t i = 0; i < length; ++i) input += alphabet[rng() % alphabet.size()];
+    const char delimiter = alphabet.find(';') != std::string::npos ? ';' : ',';
+    const size_t chunk = 1 + rng() % (round % 10 == 0 ? 2500 : 200);
+    const size_t limit = round % 3 == 0 ? 1 + rng() % 60 : 1 << 20;
+    const ReferenceCsvFraming reference = reference_csv_framing(input, delimiter);
+    // The first record longer than the limit, with the tail that ends the input as a record.
+    std::optional<size_t> too_long_start;
+    size_t record_start = 0;
+    std::vector<size_t> ends = reference.record_ends;
+    if (ends.empty() || ends.back() != input.size()) ends.push_back(input.size());
+    for (const size_t end : ends) {
+      if (end - record_start > limit) {
+        too_long_start = record_start;
+        break;
+      }
+      record_start = end;
+    }
+    for (const auto& [name, classify] : testing::runnable_classifiers()) {
+      SCOPED_TRACE(::testing::Message() << name << " round " << round << " chunk " << chunk << " limit " << limit
+                                        << " input " << input);
+      RecordFramer framer(Framing::csv(delimiter), limit, classify);
+      std::vector<Block> out;
+      try {
+        for (size_t pos = 0; pos < input.size(); pos += chunk) {
+          framer.push(input.substr(pos, chunk), out);
+          const size_t pushed = std::min(pos + chunk, input.size());
+          const auto after = std::upper_bound(reference.record_ends.begin(), reference.record_ends.end(), pushed);
+          const size_t finished = after == reference.record_ends.begin() ? 0 : *std::prev(after);
+          ASSERT_EQ(framer.carried_bytes(), pushed - finished) << "after " << pushed << " bytes";
+        }
+        if (auto last = framer.finish()) out.push_back(std::move(*last));
+        ASSERT_FALSE(reference.ends_inside_quotes) << "no error for an input ending inside quotes";
+        ASSERT_FALSE(too_long_start) << "no error for the record at " << *too_long_start;
+      } catch (const Error& e) {
+        const std::string message = e.what();
+        if (too_long_start) {
+          const size_t line =
+              1 + static_cast<size_t>(
+                      std::count(input.begin(), input.begin() + static_cast<std::ptrdiff_t>(*too_long_start), '\n'));
+          ASSERT_NE(message.find(fmt::format("line {} (offset {})", line, *too_long_start)), std::string::npos)
+              << message;
+        } else {
+          ASSERT_TRUE(reference.ends_inside_quotes) << message;
+          ASSERT_NE(message.find("ends inside a quoted field"), std::string::npos) << message;
+        }
+        continue;
+      }
+      std::string joined;
+      for (const Block& block : out) {
+        ASSERT_EQ(block.offset, joined.size());
+        joined += block.text();
+        const bool at_record_end =
+            std::binary_search(reference.record_ends.begin(), reference.record_ends.end(), joined.size());
+        ASSERT_TRUE(at_record_end || joined.size() == input.size()) << "a block ends at " << joined.size();
+      }
+      ASSERT_EQ(joined, input);
     }
   }
 }
