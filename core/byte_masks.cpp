@@ -85,8 +85,15 @@ namespace {
   }
 }
 
-bool cpu_has_avx512() { return __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("pclmul"); }
-bool cpu_has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul"); }
+// __builtin_cpu_init: the checks may run before libgcc's own constructor has (a static framer).
+bool cpu_has_avx512() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("pclmul");
+}
+bool cpu_has_avx2() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul");
+}
 #endif
 
 ClassifyChunks best_chunk_classifier() {
