@@ -45,34 +45,39 @@ void classify_chunks_portable(const char* p, size_t chunks, char delimiter, Chun
 }
 
 #if defined(__x86_64__)
+namespace {
+
+// prefix_xor in one instruction: a carry-less multiplication by all ones makes bit i the xor of
+// bits 0..i.
+[[gnu::target("pclmul")]] inline uint64_t prefix_xor_clmul(uint64_t bits) {
+  const __m128i product = _mm_clmulepi64_si128(_mm_cvtsi64_si128(static_cast<long long>(bits)), _mm_set1_epi8(-1), 0);
+  return static_cast<uint64_t>(_mm_cvtsi128_si64(product));
+}
+
+// Bit i: whether byte i of the 64 in low and high equals c.
+[[gnu::target("avx2")]] inline uint64_t equal_bits(__m256i low, __m256i high, __m256i c) {
+  return static_cast<uint64_t>(static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(low, c)))) |
+         static_cast<uint64_t>(static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(high, c)))) << 32;
+}
+
+}  // namespace
+
 [[gnu::target("avx512bw,pclmul")]] void classify_chunks_avx512(const char* p, size_t chunks, char delimiter,
                                                                ChunkMasks* out) {
   const __m512i quote = _mm512_set1_epi8('"'), newline = _mm512_set1_epi8('\n'), delim = _mm512_set1_epi8(delimiter);
-  const __m128i all_ones = _mm_set1_epi8(-1);
   for (size_t c = 0; c < chunks; ++c, p += 64) {
     const __m512i bytes = _mm512_loadu_si512(p);
     ChunkMasks& masks = out[c];
     masks.quotes = _mm512_cmpeq_epi8_mask(bytes, quote);
     masks.newlines = _mm512_cmpeq_epi8_mask(bytes, newline);
     masks.delimiters = _mm512_cmpeq_epi8_mask(bytes, delim);
-    // Carry-less multiplication by all ones: bit i is the xor of the quote bits 0..i.
-    const __m128i quotes = _mm_cvtsi64_si128(static_cast<long long>(masks.quotes));
-    masks.quote_parity = static_cast<uint64_t>(_mm_cvtsi128_si64(_mm_clmulepi64_si128(quotes, all_ones, 0)));
+    masks.quote_parity = prefix_xor_clmul(masks.quotes);
   }
 }
-
-namespace {
-// Bit i: whether byte i of the 64 in low and high equals c.
-[[gnu::target("avx2,pclmul")]] inline uint64_t equal_bits(__m256i low, __m256i high, __m256i c) {
-  return static_cast<uint64_t>(static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(low, c)))) |
-         static_cast<uint64_t>(static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(high, c)))) << 32;
-}
-}  // namespace
 
 [[gnu::target("avx2,pclmul")]] void classify_chunks_avx2(const char* p, size_t chunks, char delimiter,
                                                          ChunkMasks* out) {
   const __m256i quote = _mm256_set1_epi8('"'), newline = _mm256_set1_epi8('\n'), delim = _mm256_set1_epi8(delimiter);
-  const __m128i all_ones = _mm_set1_epi8(-1);
   for (size_t c = 0; c < chunks; ++c, p += 64) {
     const __m256i low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
     const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32));
@@ -80,8 +85,7 @@ namespace {
     masks.quotes = equal_bits(low, high, quote);
     masks.newlines = equal_bits(low, high, newline);
     masks.delimiters = equal_bits(low, high, delim);
-    const __m128i quotes = _mm_cvtsi64_si128(static_cast<long long>(masks.quotes));
-    masks.quote_parity = static_cast<uint64_t>(_mm_cvtsi128_si64(_mm_clmulepi64_si128(quotes, all_ones, 0)));
+    masks.quote_parity = prefix_xor_clmul(masks.quotes);
   }
 }
 
