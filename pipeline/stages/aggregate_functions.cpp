@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <new>
+#include <type_traits>
 #include <unordered_map>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -199,13 +202,27 @@ class Quantile : public Accumulator {
   std::vector<double> pending_;
 };
 
+// The builder of the accumulators `make` returns, given the arguments.
+template <typename Make>
+AccumulatorBuilder in_place(Make make) {
+  using Built = std::invoke_result_t<Make, const AggregateArgs&>;
+  static_assert(std::is_base_of_v<Accumulator, Built> && alignof(Built) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__);
+  return {sizeof(Built), alignof(Built),
+          [make](void* where, const AggregateArgs& args) -> Accumulator* { return ::new (where) Built(make(args)); }};
+}
+
+AggregateFunction extreme(std::string_view name, std::string_view summary, int sign) {
+  AccumulatorBuilder accumulator = in_place([sign](const AggregateArgs&) { return Extreme(sign); });
+  return {.name = name, .summary = summary, .accumulator = std::move(accumulator)};
+}
+
 AggregateFunction fixed_quantile(std::string_view name, std::string_view summary, double q) {
   return {.name = name,
           .summary = summary,
           .numeric_only = true,
           .finite_only = true,
           .options = {AggregateOption::RelativeAccuracy},
-          .make = [q](const AggregateArgs& args) { return std::make_unique<Quantile>(q, args); }};
+          .accumulator = in_place([q](const AggregateArgs& args) { return Quantile(q, args); })};
 }
 
 }  // namespace
@@ -225,35 +242,31 @@ const std::vector<AggregateFunction>& aggregate_functions() {
       {.name = "count",
        .summary = "records in the group (with a field: its non-null values)",
        .needs_field = false,
-       .make = [](const AggregateArgs& args) { return std::make_unique<Count>(!args.field.empty()); }},
+       .accumulator = in_place([](const AggregateArgs& args) { return Count(!args.field.empty()); })},
       {.name = "sum",
        .summary = "sum of a numeric field (exact for ints)",
        .numeric_only = true,
-       .make = [](const AggregateArgs&) { return std::make_unique<Sum>(); }},
+       .accumulator = in_place([](const AggregateArgs&) { return Sum(); })},
       {.name = "mean",
        .summary = "arithmetic mean of a numeric field",
        .numeric_only = true,
-       .make = [](const AggregateArgs&) { return std::make_unique<Mean>(); }},
-      {.name = "min",
-       .summary = "smallest value of a field",
-       .make = [](const AggregateArgs&) { return std::make_unique<Extreme>(-1); }},
-      {.name = "max",
-       .summary = "largest value of a field",
-       .make = [](const AggregateArgs&) { return std::make_unique<Extreme>(1); }},
+       .accumulator = in_place([](const AggregateArgs&) { return Mean(); })},
+      extreme("min", "smallest non-null value of a field", -1),
+      extreme("max", "largest non-null value of a field", 1),
       {.name = "first",
        .summary = "first non-null value of a field, in input order",
-       .make = [](const AggregateArgs&) { return std::make_unique<FirstOrLast>(false); }},
+       .accumulator = in_place([](const AggregateArgs&) { return FirstOrLast(false); })},
       {.name = "last",
        .summary = "last non-null value of a field, in input order",
-       .make = [](const AggregateArgs&) { return std::make_unique<FirstOrLast>(true); }},
+       .accumulator = in_place([](const AggregateArgs&) { return FirstOrLast(true); })},
       {.name = "count_distinct",
        .summary = "exact number of distinct non-null values (at most max_distinct, default 100000)",
        .options = {AggregateOption::MaxDistinct},
-       .make = [](const AggregateArgs& args) { return std::make_unique<CountDistinct>(args); }},
+       .accumulator = in_place([](const AggregateArgs& args) { return CountDistinct(args); })},
       {.name = "top_k",
        .summary = "the k most frequent values with their exact counts, as \"value:count,...\"",
        .options = {AggregateOption::K, AggregateOption::MaxDistinct},
-       .make = [](const AggregateArgs& args) { return std::make_unique<TopK>(args); }},
+       .accumulator = in_place([](const AggregateArgs& args) { return TopK(args); })},
       fixed_quantile("p50", "approximate median (DDSketch, relative error <= relative_accuracy, default 0.01)", 0.5),
       fixed_quantile("p90", "approximate 90th percentile (DDSketch)", 0.9),
       fixed_quantile("p99", "approximate 99th percentile (DDSketch)", 0.99),
@@ -263,7 +276,7 @@ const std::vector<AggregateFunction>& aggregate_functions() {
        .finite_only = true,
        .options = {AggregateOption::Quantile, AggregateOption::RelativeAccuracy},
        .required_option = AggregateOption::Quantile,
-       .make = [](const AggregateArgs& args) { return std::make_unique<Quantile>(args.quantile, args); }},
+       .accumulator = in_place([](const AggregateArgs& args) { return Quantile(args.quantile, args); })},
   };
   return functions;
 }

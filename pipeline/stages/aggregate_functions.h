@@ -1,6 +1,7 @@
 #pragma once
 // The functions group_by can compute per group. Each group holds one Accumulator per configured
-// aggregate; add() sees the field's value (null when the record lacks it or for count(*)).
+// aggregate (see group_table.h); add() sees the field's value (null when the record lacks it or for
+// count(*)).
 //
 // Memory per group: constant for count, sum, mean, min, max, first and last; for the quantile
 // sketches, at most 2048 counters per sign at the default accuracy (more for finer, ddsketch.h) and
@@ -8,7 +9,6 @@
 // count_distinct and top_k, which count exactly and so are capped by `max_distinct`.
 #include <cstddef>
 #include <functional>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,6 +41,15 @@ struct AggregateArgs {
 enum class AggregateOption { Quantile, RelativeAccuracy, K, MaxDistinct };
 std::string_view option_key(AggregateOption option);
 
+// How a function's accumulator is built in storage the caller provides: `size` bytes aligned to
+// `alignment` (at most what `operator new` guarantees), so that a group's accumulators can share
+// one allocation.
+struct AccumulatorBuilder {
+  size_t size = 0;
+  size_t alignment = 1;
+  std::function<Accumulator*(void* where, const AggregateArgs&)> build;
+};
+
 struct AggregateFunction {
   std::string_view name;
   std::string_view summary;
@@ -49,10 +58,16 @@ struct AggregateFunction {
   bool finite_only = false;   // ... and so do infinities and NaN (a sketch has no bucket for them)
   std::vector<AggregateOption> options = {};  // the optional keys this function accepts
   std::optional<AggregateOption> required_option = {};
-  std::function<std::unique_ptr<Accumulator>(const AggregateArgs&)> make;
+  AccumulatorBuilder accumulator;
 };
 
 const AggregateFunction* find_aggregate_function(std::string_view name);
 const std::vector<AggregateFunction>& aggregate_functions();
+
+// One configured aggregate: its function and arguments.
+struct BoundAggregate {
+  const AggregateFunction* function;
+  AggregateArgs args;
+};
 
 }  // namespace sluice::pipeline

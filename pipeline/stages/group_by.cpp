@@ -5,60 +5,25 @@
 #include <cmath>
 #include <map>
 #include <optional>
-#include <unordered_map>
 
 #include <fmt/format.h>
 
 #include "core/error.h"
 #include "pipeline/stages/fields.h"
+#include "pipeline/stages/group_table.h"
 
 namespace sluice::pipeline {
 
 namespace {
 
-using Key = std::vector<Value>;
-
-// One hash for a Key and for the same values where they stand in a row, so that either finds the
-// other: value_at(k) is the key's k-th value. (Not a std::views::transform: the fuzz build's clang
-// cannot compile libstdc++ 12's <ranges>.)
+// The hash of the key value_at(0), ..., value_at(size - 1). (Not a std::views::transform: the fuzz
+// build's clang cannot compile libstdc++ 12's <ranges>.)
 template <typename ValueAt>
 size_t hash_of_key(size_t size, ValueAt&& value_at) noexcept {
   size_t h = 0;
   for (size_t k = 0; k < size; ++k) h = h * 1000003u ^ ValueHash{}(value_at(k));
   return h;
 }
-
-// A record's key where it stands in the row, with its hash (computed once, by route or consume):
-// the group maps are searched with it, and a Key is only built for a new group.
-struct RowKey {
-  std::span<const Value> row;
-  const std::vector<size_t>& columns;  // the key's columns in the row
-  size_t hash;
-};
-
-struct KeyHash {
-  using is_transparent = void;
-  size_t operator()(const Key& key) const noexcept {
-    return hash_of_key(key.size(), [&](size_t k) -> const Value& { return key[k]; });
-  }
-  size_t operator()(const RowKey& key) const noexcept { return key.hash; }
-};
-struct KeyEqual {
-  using is_transparent = void;
-  bool operator()(const Key& a, const Key& b) const noexcept {
-    return std::equal(a.begin(), a.end(), b.begin(), b.end(), ValueEqual{});
-  }
-  bool operator()(const RowKey& a, const Key& b) const noexcept {
-    for (size_t k = 0; k < b.size(); ++k) {
-      if (!ValueEqual{}(a.row[a.columns[k]], b[k])) return false;
-    }
-    return true;
-  }
-  bool operator()(const Key& a, const RowKey& b) const noexcept { return (*this)(b, a); }
-};
-
-using Group = std::vector<std::unique_ptr<Accumulator>>;
-using GroupMap = std::unordered_map<Key, Group, KeyHash, KeyEqual>;
 
 // Where the fields group_by reads are in one schema.
 struct Columns {
@@ -67,7 +32,7 @@ struct Columns {
   int time = -1;            // -1: not a time window
 };
 
-// The Columns of the last schema seen (GroupTables::columns): a stream's batches nearly always
+// The Columns of the last schema seen (Grouping::columns): a stream's batches nearly always
 // share one.
 struct ColumnCache {
   SchemaPtr schema;  // held, so that its address cannot be reused by another schema
@@ -75,10 +40,10 @@ struct ColumnCache {
 };
 
 // What a record does to a table of groups, shared by the serial and the partitioned aggregator.
-class GroupTables {
+class Grouping {
  public:
-  GroupTables(const GroupByConfig& config, const std::vector<const AggregateFunction*>& functions)
-      : config_(config), functions_(functions) {
+  Grouping(const GroupByConfig& config, const std::vector<BoundAggregate>& aggregates)
+      : config_(config), aggregates_(aggregates) {
     columns_ = config_.keys;
     for (const AggregateSpec& spec : config_.aggregates) columns_.push_back(spec.as);
   }
@@ -106,8 +71,8 @@ class GroupTables {
   // the whole record, so that a record counts either fully or not at all.
   bool reject_unfit_values(RecordBatch& batch, size_t r, const Columns& columns) const {
     const auto row = batch.row(r);
-    for (size_t a = 0; a < functions_.size(); ++a) {
-      const AggregateFunction& function = *functions_[a];
+    for (size_t a = 0; a < aggregates_.size(); ++a) {
+      const AggregateFunction& function = *aggregates_[a].function;
       if (!function.numeric_only || columns.values[a] < 0) continue;
       const Value& v = row[static_cast<size_t>(columns.values[a])];
       const std::optional<double> number = as_double(v);
@@ -127,23 +92,23 @@ class GroupTables {
     return hash_of_key(columns.keys.size(), [&](size_t k) -> const Value& { return row[columns.keys[k]]; });
   }
 
+  GroupTable new_table() const { return GroupTable(config_.keys.size(), aggregates_); }
+
   // Adds the record to its group, which it creates if need be; `group_count` counts the groups of
   // every table against max_groups. `hash` is key_hash(row, columns).
-  void add(GroupMap& groups, std::span<const Value> row, size_t hash, const Origin& origin, const Columns& columns,
+  void add(GroupTable& groups, std::span<const Value> row, size_t hash, const Origin& origin, const Columns& columns,
            std::atomic<size_t>& group_count) const {
-    auto it = groups.find(RowKey{row, columns.keys, hash});
-    if (it == groups.end()) {
+    const auto key_at = [&](size_t k) -> const Value& { return row[columns.keys[k]]; };
+    std::optional<GroupTable::Accumulators> found = groups.find(hash, key_at);
+    if (!found) {
       if (group_count.fetch_add(1, std::memory_order_relaxed) >= config_.max_groups) {
         throw Error(ErrorCode::ResourceExhausted,
                     fmt::format("group_by: more than {} groups (max_groups) at line {}", config_.max_groups,
                                 origin.line));
       }
-      Key key;
-      key.reserve(columns.keys.size());
-      for (size_t column : columns.keys) key.push_back(row[column]);
-      it = groups.emplace(std::move(key), new_group()).first;
+      found = groups.insert(hash, key_at);
     }
-    auto& accumulators = it->second;
+    const GroupTable::Accumulators accumulators = *found;
     try {
       for (size_t a = 0; a < accumulators.size(); ++a) {
         const int column = columns.values[a];
@@ -155,23 +120,25 @@ class GroupTables {
   }
 
   // One row per group of all the tables (whose keys are disjoint), sorted by key.
-  ResultBatch result_of(const std::vector<const GroupMap*>& tables, const Window& window) const {
+  ResultBatch result_of(const std::vector<const GroupTable*>& tables, const Window& window) const {
     ResultBatch result;
     result.columns = columns_;
     result.windowed = windowed();
     result.window_start = window.start;  // the global window is [0, 0)
     result.window_end = window.end;
-    std::vector<const GroupMap::value_type*> sorted;
-    for (const GroupMap* table : tables) {
-      for (const auto& entry : *table) sorted.push_back(&entry);
+    std::vector<std::pair<std::span<const Value>, GroupTable::Accumulators>> groups;
+    for (const GroupTable* table : tables) {
+      table->for_each([&](std::span<const Value> key, GroupTable::Accumulators accumulators) {
+        groups.emplace_back(key, accumulators);
+      });
     }
-    std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) {
-      return std::lexicographical_compare(a->first.begin(), a->first.end(), b->first.begin(), b->first.end(),
+    std::sort(groups.begin(), groups.end(), [](const auto& a, const auto& b) {
+      return std::lexicographical_compare(a.first.begin(), a.first.end(), b.first.begin(), b.first.end(),
                                           [](const Value& x, const Value& y) { return compare_values(x, y) < 0; });
     });
-    for (const auto* entry : sorted) {
-      std::vector<Value> row = entry->first;
-      for (const auto& accumulator : entry->second) row.push_back(accumulator->result());
+    for (const auto& [key, accumulators] : groups) {
+      std::vector<Value> row(key.begin(), key.end());
+      for (Accumulator* accumulator : accumulators) row.push_back(accumulator->result());
       result.rows.push_back(std::move(row));
     }
     return result;
@@ -180,43 +147,37 @@ class GroupTables {
   static inline const Value kNull{};
 
  private:
-  Group new_group() const {
-    Group group;
-    for (size_t a = 0; a < functions_.size(); ++a) group.push_back(functions_[a]->make(config_.aggregates[a].args));
-    return group;
-  }
-
   const GroupByConfig& config_;
-  const std::vector<const AggregateFunction*>& functions_;
+  const std::vector<BoundAggregate>& aggregates_;  // parallel to config_.aggregates
   std::vector<std::string> columns_;  // the keys, then the aggregates
 };
 
 // Every record in input order: the form for windows, whose clock follows the input.
 class GroupByAggregator : public Aggregator {
  public:
-  GroupByAggregator(const GroupByConfig& config, const std::vector<const AggregateFunction*>& functions)
-      : tables_(config, functions), clock_(start_window_clock(config.window)) {
+  GroupByAggregator(const GroupByConfig& config, const std::vector<BoundAggregate>& aggregates)
+      : grouping_(config, aggregates), clock_(start_window_clock(config.window)) {
     // The global window reports even an empty input; real windows only exist once they have records.
-    if (!tables_.windowed()) open_window(Window{});
+    if (!grouping_.windowed()) open_window(Window{});
   }
 
   void consume(RecordBatch& batch, const Emit& emit) override {
     if (batch.rows() == 0) return;
-    const Columns& columns = tables_.columns(column_cache_, batch.schema);
+    const Columns& columns = grouping_.columns(column_cache_, batch.schema);
     std::vector<char> keep(batch.rows(), 1);
     bool rejected = false;
     for (size_t r = 0; r < batch.rows(); ++r) {
       // Values first: a record the window clock has placed is counted as seen.
       const std::optional<Window> window =
-          tables_.reject_unfit_values(batch, r, columns) ? std::nullopt : place(batch, r, columns);
+          grouping_.reject_unfit_values(batch, r, columns) ? std::nullopt : place(batch, r, columns);
       if (!window) {
         keep[r] = 0;
         rejected = true;
         continue;
       }
       const auto row = batch.row(r);
-      tables_.add(open_window(*window).groups, row, GroupTables::key_hash(row, columns), batch.origins[r], columns,
-                  group_count_);
+      grouping_.add(open_window(*window).groups, row, Grouping::key_hash(row, columns), batch.origins[r], columns,
+                    group_count_);
       // Per record, not per batch: complete windows leave at once, so the groups counted against
       // max_groups do not depend on how the input was chunked.
       emit_complete_windows(clock_->complete_until(), emit);
@@ -227,7 +188,7 @@ class GroupByAggregator : public Aggregator {
   void finish(const Emit& emit) override {
     for (auto& [start, open] : open_windows_) {
       open.window = clock_->at_finish(open.window);
-      emit(tables_.result_of({&open.groups}, open.window));
+      emit(grouping_.result_of({&open.groups}, open.window));
     }
     open_windows_.clear();
   }
@@ -235,11 +196,11 @@ class GroupByAggregator : public Aggregator {
  private:
   struct OpenWindow {
     Window window;
-    GroupMap groups;
+    GroupTable groups;
   };
 
   std::optional<Window> place(RecordBatch& batch, size_t r, const Columns& columns) {
-    auto placed = clock_->place(columns.time < 0 ? GroupTables::kNull : batch.row(r)[static_cast<size_t>(columns.time)]);
+    auto placed = clock_->place(columns.time < 0 ? Grouping::kNull : batch.row(r)[static_cast<size_t>(columns.time)]);
     if (auto* refusal = std::get_if<WindowRefusal>(&placed)) {
       batch.reject(r, std::move(refusal->reason), std::move(refusal->field));
       return std::nullopt;
@@ -248,7 +209,8 @@ class GroupByAggregator : public Aggregator {
   }
 
   OpenWindow& open_window(const Window& window) {
-    return open_windows_.try_emplace(window.start, OpenWindow{window, {}}).first->second;
+    if (auto it = open_windows_.find(window.start); it != open_windows_.end()) return it->second;
+    return open_windows_.emplace(window.start, OpenWindow{window, grouping_.new_table()}).first->second;
   }
 
   void emit_complete_windows(int64_t complete_until, const Emit& emit) {
@@ -256,11 +218,11 @@ class GroupByAggregator : public Aggregator {
     while (!open_windows_.empty() && open_windows_.begin()->second.window.end <= complete_until) {
       auto node = open_windows_.extract(open_windows_.begin());
       group_count_ -= node.mapped().groups.size();
-      emit(tables_.result_of({&node.mapped().groups}, node.mapped().window));
+      emit(grouping_.result_of({&node.mapped().groups}, node.mapped().window));
     }
   }
 
-  GroupTables tables_;
+  Grouping grouping_;
   std::unique_ptr<WindowClock> clock_;
   ColumnCache column_cache_;
   std::map<int64_t, OpenWindow> open_windows_;  // by start
@@ -270,32 +232,34 @@ class GroupByAggregator : public Aggregator {
 // The global window split by key: each partition holds the groups of the keys that hash to it.
 class PartitionedGroupBy : public PartitionedAggregator {
  public:
-  PartitionedGroupBy(const GroupByConfig& config, const std::vector<const AggregateFunction*>& functions,
-                     size_t partitions)
-      : tables_(config, functions), partitions_(partitions) {}
+  PartitionedGroupBy(const GroupByConfig& config, const std::vector<BoundAggregate>& aggregates, size_t partitions)
+      : grouping_(config, aggregates) {
+    partitions_.reserve(partitions);
+    for (size_t p = 0; p < partitions; ++p) partitions_.push_back({{}, grouping_.new_table()});
+  }
 
   // A row's route is its key's hash.
   void route(RecordBatch& batch, std::vector<uint64_t>& route_of_row) const override {
     route_of_row.clear();
     if (batch.rows() == 0) return;
-    const Columns columns = tables_.find_columns(*batch.schema);
+    const Columns columns = grouping_.find_columns(*batch.schema);
     std::vector<char> keep(batch.rows(), 1);
     bool rejected = false;
     for (size_t r = 0; r < batch.rows(); ++r) {
-      if (tables_.reject_unfit_values(batch, r, columns)) {
+      if (grouping_.reject_unfit_values(batch, r, columns)) {
         keep[r] = 0;
         rejected = true;
       }
     }
     if (rejected) batch.keep_rows(keep);
     route_of_row.resize(batch.rows());
-    for (size_t r = 0; r < batch.rows(); ++r) route_of_row[r] = GroupTables::key_hash(batch.row(r), columns);
+    for (size_t r = 0; r < batch.rows(); ++r) route_of_row[r] = Grouping::key_hash(batch.row(r), columns);
   }
 
   void consume(size_t partition, const RecordBatch& batch, std::span<const uint64_t> route_of_row) override {
     Partition& part = partitions_[partition];
     if (batch.rows() == 0) return;
-    const Columns& columns = tables_.columns(part.columns, batch.schema);
+    const Columns& columns = grouping_.columns(part.columns, batch.schema);
     const uint64_t partitions = partitions_.size();
     for (size_t r = 0; r < batch.rows(); ++r) {
       const uint64_t hash = route_of_row[r];
@@ -303,23 +267,23 @@ class PartitionedGroupBy : public PartitionedAggregator {
       // index their buckets by its low bits.
       const uint64_t high = (hash * 0x9E3779B97F4A7C15ull) >> 32;
       if ((high * partitions) >> 32 != partition) continue;
-      tables_.add(part.groups, batch.row(r), static_cast<size_t>(hash), batch.origins[r], columns, group_count_);
+      grouping_.add(part.groups, batch.row(r), static_cast<size_t>(hash), batch.origins[r], columns, group_count_);
     }
   }
 
   void finish(const Emit& emit) override {
-    std::vector<const GroupMap*> tables;
+    std::vector<const GroupTable*> tables;
     for (const Partition& part : partitions_) tables.push_back(&part.groups);
-    emit(tables_.result_of(tables, Window{}));
+    emit(grouping_.result_of(tables, Window{}));
   }
 
  private:
   struct alignas(64) Partition {  // one cache line apart: partitions are written by different threads
     ColumnCache columns;
-    GroupMap groups;
+    GroupTable groups;
   };
 
-  GroupTables tables_;
+  Grouping grouping_;
   std::vector<Partition> partitions_;
   std::atomic<size_t> group_count_{0};  // over all partitions, against max_groups
 };
@@ -425,18 +389,18 @@ GroupByStage::GroupByStage(GroupByConfig config) : config_(std::move(config)) {
     if (!function) {
       throw Error(ErrorCode::InvalidArgument, fmt::format("unknown aggregate function '{}'", spec.function));
     }
-    functions_.push_back(function);
+    aggregates_.push_back({function, spec.args});
   }
 }
 
 std::unique_ptr<Aggregator> GroupByStage::start_stream() const {
-  return std::make_unique<GroupByAggregator>(config_, functions_);
+  return std::make_unique<GroupByAggregator>(config_, aggregates_);
 }
 
 std::unique_ptr<PartitionedAggregator> GroupByStage::start_partitioned(size_t partitions) const {
   // Windows close as the input goes by, which needs every record in one place.
   if (config_.window.type != WindowConfig::Type::Global || partitions < 2) return nullptr;
-  return std::make_unique<PartitionedGroupBy>(config_, functions_, partitions);
+  return std::make_unique<PartitionedGroupBy>(config_, aggregates_, partitions);
 }
 
 std::optional<std::vector<std::string>> GroupByStage::fields_read() const {

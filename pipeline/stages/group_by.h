@@ -49,7 +49,7 @@ class GroupByStage : public AggregateStage {
 
  private:
   GroupByConfig config_;
-  std::vector<const AggregateFunction*> functions_;  // parallel to config_.aggregates
+  std::vector<BoundAggregate> aggregates_;  // parallel to config_.aggregates
 };
 
 void register_group_by(StageRegistry& registry);

@@ -130,13 +130,30 @@ TEST(DDSketch, CollapsedLowBucketsOverestimateOnlyTheSmallestValues) {
   }
 }
 
-// Accumulators built through the catalogue, as group_by builds them.
-std::unique_ptr<Accumulator> make(std::string_view function, AggregateArgs args = {}) {
-  const AggregateFunction* f = find_aggregate_function(function);
-  if (!f) throw std::runtime_error(fmt::format("no function {}", function));
-  if (args.field.empty()) args.field = "v";
-  return f->make(args);
-}
+// An accumulator built through the catalogue, as group_by builds them (in place, see group_table.h).
+class BuiltAccumulator {
+ public:
+  BuiltAccumulator(std::string_view function, AggregateArgs args) {
+    const AggregateFunction* f = find_aggregate_function(function);
+    if (!f) throw std::runtime_error(fmt::format("no function {}", function));
+    if (args.field.empty()) args.field = "v";
+    storage_ = ::operator new(f->accumulator.size);
+    accumulator_ = f->accumulator.build(storage_, args);
+  }
+  BuiltAccumulator(const BuiltAccumulator&) = delete;
+  BuiltAccumulator& operator=(const BuiltAccumulator&) = delete;
+  ~BuiltAccumulator() {
+    accumulator_->~Accumulator();
+    ::operator delete(storage_);
+  }
+  Accumulator* operator->() const { return accumulator_; }
+
+ private:
+  void* storage_;
+  Accumulator* accumulator_;
+};
+
+BuiltAccumulator make(std::string_view function, AggregateArgs args = {}) { return {function, std::move(args)}; }
 
 TEST(AggregateFunctions, QuantileFunctionsMeetTheirBoundOnTheirQuantile) {
   const auto values = draw(20'000, std::lognormal_distribution<double>(3, 1), 7);
