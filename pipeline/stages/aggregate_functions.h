@@ -5,7 +5,7 @@
 //
 // Memory per group: constant for count, sum, mean, min, max, first and last; for the quantile
 // sketches, at most 2048 counters per sign at the default accuracy (more for finer, ddsketch.h) and
-// up to 32 values waiting to be added; one entry per distinct value for
+// up to 256 values waiting to be added; one entry per distinct value for
 // count_distinct and top_k, which count exactly and so are capped by `max_distinct`.
 #include <cstddef>
 #include <functional>
