@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <utility>
 
 #include <fmt/format.h>
 
@@ -34,15 +33,11 @@ RecordFramer::Boundaries RecordFramer::scan(std::string_view s) {
       b.first = static_cast<size_t>(first - base);
       b.last =
           static_cast<size_t>(static_cast<const char*>(memrchr(first, '\n', static_cast<size_t>(end - first))) - base);
-    } else {
-      for (const char* nl = find_char(base, end, '\n'); nl; nl = find_char(nl + 1, end, '\n')) {
-        note_record_end(s, static_cast<size_t>(nl - base), b);
-      }
-      if (b.first == std::string_view::npos) return b;
+      return b;
     }
-    // Every '\n' ends a line record.
-    b.newlines_through_first = 1;
-    b.newlines = b.newlines_through_last = 1 + count_newlines(s.substr(b.first + 1, b.last - b.first));
+    for (const char* nl = find_char(base, end, '\n'); nl; nl = find_char(nl + 1, end, '\n')) {
+      note_record_end(s, static_cast<size_t>(nl - base), b);
+    }
     return b;
   }
   // CSV, 64 bytes at a time. Where every quote that opens a field stands at a field start (or
@@ -54,7 +49,6 @@ RecordFramer::Boundaries RecordFramer::scan(std::string_view s) {
   // The state lives in locals while the chunk is scanned, and so in registers.
   bool inside_quotes = inside_quotes_;
   bool quote_opens = quote_opens_;
-  uint64_t newlines = 0;  // before the 64-byte chunk at `at`
   std::array<ChunkMasks, 16> batch;  // classified together: one call per kilobyte
   for (size_t at = start; at < s.size();) {
     size_t chunks = std::min(batch.size(), (s.size() - at) / 64);
@@ -88,25 +82,13 @@ RecordFramer::Boundaries RecordFramer::scan(std::string_view s) {
         inside_quotes = (inside >> (n - 1)) & 1;
         quote_opens = (opens_next >> (n - 1)) & 1;
       }
-      const uint64_t newlines_before = newlines;
-      newlines += static_cast<uint64_t>(__builtin_popcountll(masks.newlines));
       if (!record_ends) continue;
-      // The chunk's '\n' up to and including the given bit of this 64-byte chunk.
-      const auto newlines_through = [&](unsigned bit) {
-        return newlines_before + static_cast<uint64_t>(__builtin_popcountll(masks.newlines & (~uint64_t{0} >> (63 - bit))));
-      };
-      if (b.first == std::string_view::npos) {
-        const unsigned first_bit = static_cast<unsigned>(__builtin_ctzll(record_ends));
-        b.first = at + first_bit;
-        b.newlines_through_first = newlines_through(first_bit);
-      }
-      const unsigned last_bit = 63 - static_cast<unsigned>(__builtin_clzll(record_ends));
-      b.newlines_through_last = newlines_through(last_bit);
+      if (b.first == std::string_view::npos) b.first = at + static_cast<size_t>(__builtin_ctzll(record_ends));
       // A record ending here is no longer than the carry and the chunk up to here. Only when that
       // could pass the limit is every record end visited, so that the limit holds for each record
       // whether or not it straddles chunks: the same input must fail or pass however it is cut.
       if (carry_.size() + at + n <= max_record_bytes_) {
-        b.last = at + last_bit;
+        b.last = at + 63 - static_cast<size_t>(__builtin_clzll(record_ends));
         continue;
       }
       for (; record_ends; record_ends &= record_ends - 1) {
@@ -114,7 +96,6 @@ RecordFramer::Boundaries RecordFramer::scan(std::string_view s) {
       }
     }
   }
-  b.newlines = newlines;
   inside_quotes_ = inside_quotes;
   quote_opens_ = quote_opens;
   return b;
@@ -160,15 +141,16 @@ const char* RecordFramer::skip_leading_bom(const char* p, const char* end) {
   return p;
 }
 
-Block RecordFramer::make_block(std::string buffer, size_t begin, size_t end, uint64_t newlines) {
+Block RecordFramer::make_block(std::string buffer, size_t begin, size_t end) {
   Block block;
   block.offset = offset_;
   block.first_line = line_;
   block.begin = begin;
   block.end = end;
   block.buffer = std::move(buffer);
-  offset_ += end - begin;
-  line_ += newlines;
+  const std::string_view text = block.text();
+  offset_ += text.size();
+  line_ += count_newlines(text);
   return block;
 }
 
@@ -182,7 +164,7 @@ void RecordFramer::check_record_length(std::string_view chunk, size_t previous_e
 void RecordFramer::record_too_long(std::string_view chunk, size_t record_begin) const {
   const std::string_view before = chunk.substr(0, record_begin);
   const bool carried = record_begin == 0;  // the record began in an earlier chunk
-  const uint64_t line = carried ? line_ : line_ + carry_newlines_ + count_newlines(before);
+  const uint64_t line = carried ? line_ : line_ + count_newlines(carry_) + count_newlines(before);
   const uint64_t offset = carried ? offset_ : offset_ + carry_.size() + record_begin;
   throw Error(ErrorCode::InvalidArgument,
               fmt::format("record starting at line {} (offset {}) is longer than max_record_bytes ({})", line, offset,
@@ -198,24 +180,20 @@ void RecordFramer::push(std::string chunk, std::vector<Block>& out) {
     } else {
       carry_.append(chunk);
     }
-    carry_newlines_ += b.newlines;
     return;
   }
   size_t bulk_begin = 0;
-  uint64_t bulk_newlines = b.newlines_through_last;
   if (!carry_.empty()) {
     // The record straddling the previous chunk: the only bytes that are copied.
     carry_.append(chunk, 0, b.first + 1);
     std::string head = std::move(carry_);
     const size_t head_size = head.size();
-    out.push_back(make_block(std::move(head), 0, head_size, carry_newlines_ + b.newlines_through_first));
+    out.push_back(make_block(std::move(head), 0, head_size));
     bulk_begin = b.first + 1;
-    bulk_newlines -= b.newlines_through_first;
   }
   std::string tail = chunk.substr(b.last + 1);
-  if (b.last + 1 > bulk_begin) out.push_back(make_block(std::move(chunk), bulk_begin, b.last + 1, bulk_newlines));
+  if (b.last + 1 > bulk_begin) out.push_back(make_block(std::move(chunk), bulk_begin, b.last + 1));
   carry_ = std::move(tail);
-  carry_newlines_ = b.newlines - b.newlines_through_last;
 }
 
 std::optional<Block> RecordFramer::finish() {
@@ -228,7 +206,7 @@ std::optional<Block> RecordFramer::finish() {
   std::string last = std::move(carry_);
   carry_.clear();
   const size_t n = last.size();
-  return make_block(std::move(last), 0, n, std::exchange(carry_newlines_, 0));
+  return make_block(std::move(last), 0, n);
 }
 
 }  // namespace sluice

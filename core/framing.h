@@ -58,11 +58,6 @@ class RecordFramer {
   struct Boundaries {
     size_t first = std::string_view::npos;  // first record end ('\n') in the chunk
     size_t last = std::string_view::npos;   // last record end
-    // The chunk's '\n' (record ends and those inside quoted fields alike), for line numbers: up to
-    // and including `first`, up to and including `last`, and in all.
-    uint64_t newlines_through_first = 0;
-    uint64_t newlines_through_last = 0;
-    uint64_t newlines = 0;
   };
   Boundaries scan(std::string_view s);
   // Checks the record that ends at chunk[newline] and makes it the last one found.
@@ -80,8 +75,7 @@ class RecordFramer {
   void check_record_length(std::string_view chunk, size_t previous_end, size_t record_end) const;
   // Throws the error for the record that starts at chunk[record_begin] (at 0: in carry_, if any).
   [[noreturn]] void record_too_long(std::string_view chunk, size_t record_begin) const;
-  // The block of buffer[begin, end), which holds `newlines` '\n'.
-  Block make_block(std::string buffer, size_t begin, size_t end, uint64_t newlines);
+  Block make_block(std::string buffer, size_t begin, size_t end);
   // Steps over a UTF-8 byte order mark at the stream's start, which may come split across chunks.
   const char* skip_leading_bom(const char* p, const char* end);
 
@@ -95,8 +89,7 @@ class RecordFramer {
   bool at_stream_start_ = true;  // a byte order mark may still come
   size_t bom_bytes_seen_ = 0;
   std::string carry_;
-  uint64_t carry_newlines_ = 0;  // the '\n' in carry_ (inside quoted fields)
-  uint64_t offset_ = 0;          // stream offset of carry_[0]
+  uint64_t offset_ = 0;  // stream offset of carry_[0]
   uint64_t line_ = 1;    // line number of carry_[0]
 };
 
