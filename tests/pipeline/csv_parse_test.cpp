@@ -72,7 +72,7 @@ TEST(CsvParse, QuotedMultiByteTextWithNewlinesSurvivesEveryChunkSplit) {
   }
 }
 
-// Records of every shape the reader tells apart (plain fields longer and shorter than its 16-byte
+// Records of every shape the reader tells apart (plain fields longer and shorter than its 32-byte
 // windows, quoted ones with delimiters, "" and newlines, empty fields, CRLF and LF), written from
 // fields the test chose, so the expected rows are known without parsing; with the default
 // delimiter and two others.

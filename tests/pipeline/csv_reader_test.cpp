@@ -30,7 +30,7 @@ void expect_readers_agree(std::string_view text, char delimiter) {
 
 TEST(CsvReader, TheWindowedReaderAgreesWithTheByteReaderOnRandomText) {
   // Few distinct bytes, so that quotes, doubled quotes, "\r\n", quotes after closing quotes,
-  // quoted delimiters and newlines, and fields across the 16-byte windows all come up often.
+  // quoted delimiters and newlines, and fields across the 32-byte windows all come up often.
   std::mt19937 random(20261205);
   const std::string alphabet = "ab,,\"\"\"\r\n\n;";
   for (int i = 0; i < 20000; ++i) {
