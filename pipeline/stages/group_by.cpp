@@ -263,8 +263,8 @@ class PartitionedGroupBy : public PartitionedAggregator {
     const uint64_t partitions = partitions_.size();
     for (size_t r = 0; r < batch.rows(); ++r) {
       const uint64_t hash = route_of_row[r];
-      // The hash's high bits pick the partition (by multiplying, not dividing): the group maps
-      // index their buckets by its low bits.
+      // The hash's high bits pick the partition (by multiplying, not dividing); the group table
+      // mixes the hash again for its slots (GroupTable::home_of).
       const uint64_t high = (hash * 0x9E3779B97F4A7C15ull) >> 32;
       if ((high * partitions) >> 32 != partition) continue;
       grouping_.add(part.groups, batch.row(r), static_cast<size_t>(hash), batch.origins[r], columns, group_count_);
