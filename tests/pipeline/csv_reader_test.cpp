@@ -30,11 +30,15 @@ void expect_readers_agree(std::string_view text, char delimiter) {
 
 TEST(CsvReader, TheWindowedReaderAgreesWithTheByteReaderOnRandomText) {
   // Few distinct bytes, so that quotes, doubled quotes, "\r\n", quotes after closing quotes,
-  // quoted delimiters and newlines, and fields across the 32-byte windows all come up often.
+  // quoted delimiters and newlines, and fields across the 32-byte windows all come up often; and
+  // texts where quotes and record ends are rare, so that a window's first quote or end also lies
+  // far into it, and fields span several windows.
   std::mt19937 random(20261205);
-  const std::string alphabet = "ab,,\"\"\"\r\n\n;";
+  const std::string dense = "ab,,\"\"\"\r\n\n;";
+  const std::string sparse = std::string(40, 'a') + std::string(8, ',') + std::string(6, ';') + "\"\n\r";
   for (int i = 0; i < 20000; ++i) {
-    std::string text(std::uniform_int_distribution<size_t>(1, 120)(random), ' ');
+    const std::string& alphabet = i % 4 == 3 ? sparse : dense;
+    std::string text(std::uniform_int_distribution<size_t>(1, i % 4 == 3 ? 400 : 120)(random), ' ');
     for (char& c : text) c = alphabet[std::uniform_int_distribution<size_t>(0, alphabet.size() - 1)(random)];
     SCOPED_TRACE(text);
     expect_readers_agree(text, i % 2 ? ',' : ';');
