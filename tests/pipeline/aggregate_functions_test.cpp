@@ -11,6 +11,8 @@
 
 #include "core/error.h"
 #include "pipeline/stages/ddsketch.h"
+#include "pipeline/stages/group_table.h"
+#include "tests/support/aggregates.h"
 
 namespace sluice::pipeline {
 namespace {
@@ -130,30 +132,24 @@ TEST(DDSketch, CollapsedLowBucketsOverestimateOnlyTheSmallestValues) {
   }
 }
 
-// An accumulator built through the catalogue, as group_by builds them (in place, see group_table.h).
-class BuiltAccumulator {
+// An accumulator built through the catalogue as group_by builds it: the one group of a table.
+class LoneAccumulator {
  public:
-  BuiltAccumulator(std::string_view function, AggregateArgs args) {
-    const AggregateFunction* f = find_aggregate_function(function);
-    if (!f) throw std::runtime_error(fmt::format("no function {}", function));
-    if (args.field.empty()) args.field = "v";
-    storage_ = ::operator new(f->accumulator.size);
-    accumulator_ = f->accumulator.build(storage_, args);
-  }
-  BuiltAccumulator(const BuiltAccumulator&) = delete;
-  BuiltAccumulator& operator=(const BuiltAccumulator&) = delete;
-  ~BuiltAccumulator() {
-    accumulator_->~Accumulator();
-    ::operator delete(storage_);
-  }
+  LoneAccumulator(std::string_view function, AggregateArgs args)
+      : aggregate_(testing::bound(function, std::move(args))),
+        table_(0, std::span(&aggregate_, 1)),
+        accumulator_(table_.insert(0, [](size_t) -> const Value& { throw std::logic_error("no key"); })[0]) {}
+  LoneAccumulator(const LoneAccumulator&) = delete;
+  LoneAccumulator& operator=(const LoneAccumulator&) = delete;
   Accumulator* operator->() const { return accumulator_; }
 
  private:
-  void* storage_;
+  BoundAggregate aggregate_;  // the table refers to it
+  GroupTable table_;
   Accumulator* accumulator_;
 };
 
-BuiltAccumulator make(std::string_view function, AggregateArgs args = {}) { return {function, std::move(args)}; }
+LoneAccumulator make(std::string_view function, AggregateArgs args = {}) { return {function, std::move(args)}; }
 
 TEST(AggregateFunctions, QuantileFunctionsMeetTheirBoundOnTheirQuantile) {
   const auto values = draw(20'000, std::lognormal_distribution<double>(3, 1), 7);

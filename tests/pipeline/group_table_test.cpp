@@ -9,15 +9,12 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "tests/support/aggregates.h"
+
 namespace sluice::pipeline {
 namespace {
 
-BoundAggregate bound(std::string_view function, AggregateArgs args = {}) {
-  const AggregateFunction* f = find_aggregate_function(function);
-  if (!f) throw std::runtime_error(fmt::format("no function {}", function));
-  if (args.field.empty()) args.field = "v";
-  return {f, std::move(args)};
-}
+using testing::bound;
 
 using Key = std::vector<Value>;
 
