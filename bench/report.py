@@ -13,7 +13,8 @@
 
   report.py report --meta META.json --times TIMES.tsv --out-dir DIR [--micro MICRO.json]
       TIMES.tsv holds one measurement a line: KEY<TAB>VALUE (seconds, or messages/s for the
-      small-message keys, or KiB for the memory keys). Writes DIR/latest.json, DIR/latest.md and
+      small-message keys, or KiB for the memory keys; KEY_client_cpu and KEY_server_cpu: the CPU
+      seconds of the client and of the server during a run of KEY). Writes DIR/latest.json, DIR/latest.md and
       DIR/throughput.png (with gnuplot), prints the Markdown and the goals check.
 """
 import argparse
@@ -118,7 +119,9 @@ THROUGHPUT = [
     ("miller", "Miller: `mlr --icsv --ojson filter ... then stats1 ...`"),
     ("python", "seed-style Python grpcio server (csv + dict)"),
     ("scale2", "2 concurrent sluice streams (aggregate)"),
+    ("scale2_sink", "2 concurrent raw sink streams (aggregate): the transport's own scaling"),
 ]
+TWO_STREAMS = ("scale2", "scale2_sink")
 MESSAGES = [
     ("small_sluice", "small messages: sluice Process, `passthrough` (100 B records)"),
     ("small_echo", "small messages: raw gRPC C++ echo (100 B records)"),
@@ -149,9 +152,12 @@ def report(args):
     results = {}
     for key, label in THROUGHPUT:
         if key in med:
-            moved = size * (2 if key == "scale2" else 1)
+            moved = size * (2 if key in TWO_STREAMS else 1)
             results[key] = {"label": label, "unit": "s", "runs": runs[key], "median_s": med[key],
                             "mb_per_s": moved / med[key] / 1e6}
+            for side in ("client", "server"):
+                if f"{key}_{side}_cpu" in med:
+                    results[key][f"{side}_cpu_s"] = med[f"{key}_{side}_cpu"]
     for key, label in MESSAGES:
         if key in med:
             results[key] = {"label": label, "unit": "msgs/s", "runs": runs[key], "median_msgs_per_s": med[key]}
@@ -174,6 +180,8 @@ def report(args):
                 ratios[name] = mbs("e2e") / mbs(key)
         if mbs("scale2"):
             ratios["two_streams_vs_one"] = mbs("scale2") / mbs("e2e")
+    if mbs("raw_sink") and mbs("scale2_sink"):
+        ratios["sink_two_streams_vs_one"] = mbs("scale2_sink") / mbs("raw_sink")
     if mbs("embedded") and mbs("wc"):
         ratios["embedded_vs_wc"] = mbs("embedded") / mbs("wc")
     if "small_sluice" in med and "small_echo" in med:
@@ -231,6 +239,8 @@ def report(args):
             notes.append(f"{fmt_ratio(ratios['embedded_vs_wc'])} wc -l")
         if key == "scale2" and "two_streams_vs_one" in ratios:
             notes.append(f"{fmt_ratio(ratios['two_streams_vs_one'])} one stream")
+        if key == "scale2_sink" and "sink_two_streams_vs_one" in ratios:
+            notes.append(f"{fmt_ratio(ratios['sink_two_streams_vs_one'])} one sink stream")
         md.append(f"| {label} | {r['median_s']:.3f} s | {min(r['runs']):.3f}-{max(r['runs']):.3f} s "
                   f"| {r['mb_per_s']:.1f} MB/s | {', '.join(notes)} |")
     for key, label in MESSAGES:
@@ -242,6 +252,16 @@ def report(args):
         r = results[key]
         md.append(f"| {label} | | {min(r['runs']):,.0f}-{max(r['runs']):,.0f} msgs/s "
                   f"| {r['median_msgs_per_s']:,.0f} msgs/s | {note} |")
+    with_cpu = [key for key, _ in THROUGHPUT if "server_cpu_s" in results.get(key, {})]
+    if with_cpu:
+        md.append("")
+        md.append("| CPU per run (user + system, median) | client | server | both | wall | cores busy |")
+        md.append("|---|---:|---:|---:|---:|---:|")
+        for key in with_cpu:
+            r = results[key]
+            both = r["client_cpu_s"] + r["server_cpu_s"]
+            md.append(f"| {r['label']} | {r['client_cpu_s']:.3f} s | {r['server_cpu_s']:.3f} s | {both:.3f} s "
+                      f"| {r['median_s']:.3f} s | {both / r['median_s']:.2f} |")
     if memory:
         md.append("")
         md.append("| gateway memory, a fresh gateway per run | idle VmRSS | peak VmHWM (max) "
@@ -285,7 +305,8 @@ def plot(results, meta, png):
     if not rows:
         return
     short = {"e2e": "sluice e2e", "raw_sink": "raw gRPC sink", "embedded": "embedded", "wc": "wc -l",
-             "miller": "Miller", "python": "seed Python", "scale2": "sluice x2 streams"}
+             "miller": "Miller", "python": "seed Python", "scale2": "sluice x2 streams",
+             "scale2_sink": "raw sink x2 streams"}
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "data.tsv")
         with open(data, "w") as f:
