@@ -114,7 +114,6 @@ class CsvParser : public Parser {
     // drops is made null again and kept for the next, not removed and added back.
     bool spare_row = false;
     size_t records = 0;
-    out.cells.reserve(output_width * (text.size() / 64 + 1));
     while (!reader.at_end()) {
       const size_t start = reader.position();
       if (reader.skip_blank_line()) continue;

@@ -288,6 +288,21 @@ TEST(CsvParse, AGivenPredicateKeepsItsRowsAndTheRejectionsStayTheSame) {
   expect_same_rows_and_rejections(batch, parsed_then_filtered(pipeline, read, "n >= 2", input));
 }
 
+// The cells a batch holds room for follow the rows it keeps, not the size of its block: records
+// of 100 bytes and more, or a predicate that drops 9 records in 10, leave no room for rows that
+// never come (room that the stream's in-flight budget would count).
+TEST(CsvParse, ABatchHoldsRoomForTheRowsItKeepsNotForItsBlocksSize) {
+  const auto pipeline = csv_pipeline("    types: {id: int}\n");
+  std::string input = "id,text\n";
+  for (int i = 0; i < 1000; ++i) input += fmt::format("{},{}\n", i, std::string(200 + i % 50, 'x'));
+  for (const std::optional<std::string>& predicate : {std::optional<std::string>{}, std::optional<std::string>{"id % 10 = 0"}}) {
+    SCOPED_TRACE(predicate.value_or("no predicate"));
+    const RecordBatch batch = parse_keeping(pipeline, {"id"}, predicate, input).batch;
+    ASSERT_EQ(batch.rows(), predicate ? 100u : 1000u);
+    EXPECT_LE(batch.cells.capacity(), 2 * batch.cells.size());
+  }
+}
+
 // A quoted field's "" pairs are unescaped only where its text is used: in a header name, a kept
 // value, a typed value and a rejection's message; a field nothing reads is passed over as it stands.
 TEST(CsvParse, EscapedQuotesAreUnescapedWhereverTheTextIsUsed) {
