@@ -1,6 +1,7 @@
 #include "pipeline/stages/csv_parse.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <set>
 #include <span>
@@ -114,6 +115,11 @@ class CsvParser : public Parser {
     // drops is made null again and kept for the next, not removed and added back.
     bool spare_row = false;
     size_t records = 0;
+    // Room for as many cells per byte as the last block kept, and a quarter more: the cells
+    // vector then rarely grows (each growth moves every value in it), nor holds room for rows that
+    // never come, which the in-flight budget would count (RecordBatch::memory_bytes).
+    const size_t cells_per_mib = cells_per_mib_.load(std::memory_order_relaxed);
+    out.cells.reserve(cells_per_mib * text.size() / (1 << 20) * 5 / 4);
     while (!reader.at_end()) {
       const size_t start = reader.position();
       if (reader.skip_blank_line()) continue;
@@ -149,6 +155,10 @@ class CsvParser : public Parser {
       out.rejections.push_back({*error, std::move(bad_field), origin, rejected_text(record_text)});
     }
     if (spare_row) out.cells.resize(out.cells.size() - output_width);
+    // Not from a small block, such as the record or two the framer cuts where two chunks meet.
+    if (text.size() >= kHintBlockBytes) {
+      cells_per_mib_.store(out.cells.size() * (1 << 20) / text.size(), std::memory_order_relaxed);
+    }
     return records;
   }
 
@@ -293,6 +303,10 @@ class CsvParser : public Parser {
   std::vector<Step> predicate_steps_;
   std::vector<Step> other_steps_;
   std::vector<Step> dropped_row_checks_;
+  // What parse() reserves by: the cells per MiB of text of the block parsed last. Blocks parse
+  // concurrently, so it is only a hint: a stale one costs a growth of the vector, or some room.
+  mutable std::atomic<size_t> cells_per_mib_{0};
+  static constexpr size_t kHintBlockBytes = 16 << 10;
 };
 
 }  // namespace
