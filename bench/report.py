@@ -14,8 +14,8 @@
   report.py report --meta META.json --times TIMES.tsv --out-dir DIR [--micro MICRO.json]
       TIMES.tsv holds one measurement a line: KEY<TAB>VALUE (seconds, or messages/s for the
       small-message keys, or KiB for the memory keys; KEY_client_cpu and KEY_server_cpu: the CPU
-      seconds of the client and of the server during a run of KEY). Writes DIR/latest.json, DIR/latest.md and
-      DIR/throughput.png (with gnuplot), prints the Markdown and the goals check.
+      seconds of the client and of the server during a run of KEY). Writes DIR/latest.json,
+      DIR/latest.md and DIR/throughput.png (with gnuplot), prints the Markdown and the goals check.
 """
 import argparse
 import csv

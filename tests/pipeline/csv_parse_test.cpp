@@ -15,11 +15,13 @@ namespace {
 using sluice::testing::all_rows;
 using sluice::testing::columns_of;
 using sluice::testing::expect_same_rows_and_rejections;
+using sluice::testing::parse_block;
 using sluice::testing::parse_keeping;
 using sluice::testing::Parsed;
 using sluice::testing::parsed_then_filtered;
 using sluice::testing::pipeline_from_yaml;
 using sluice::testing::run_chunked;
+using sluice::testing::start_parser;
 
 // A pass-through pipeline: csv only, so the parsed records are the result.
 PipelinePtr csv_pipeline(const std::string& options = "", const std::string& policy = "skip") {
@@ -299,18 +301,9 @@ TEST(CsvParse, ABatchHoldsRoomForTheRowsItKeepsNotForItsBlocksSize) {
   for (const std::optional<std::string>& predicate :
        {std::optional<std::string>{}, std::optional<std::string>{"id % 10 = 0"}}) {
     SCOPED_TRACE(predicate.value_or("no predicate"));
-    const auto parser = pipeline->parse->start_stream();
-    parser->read_only({"id"});
-    if (predicate) {
-      ASSERT_TRUE(parser->keep_only(expr::Expression::parse(*predicate)));
-    }
+    const auto parser = start_parser(pipeline, {"id"}, predicate);
     for (const std::string& text : {"id,text\n" + records, records}) {
-      Block block;
-      block.buffer = text;
-      block.end = block.buffer.size();
-      parser->prepare(block);
-      RecordBatch batch;
-      parser->parse(block, batch);
+      const RecordBatch batch = parse_block(*parser, text).batch;
       ASSERT_EQ(batch.rows(), predicate ? 100u : 1000u);
       EXPECT_LE(batch.cells.capacity(), 2 * batch.cells.size());
     }

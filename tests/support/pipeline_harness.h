@@ -1,5 +1,6 @@
 #pragma once
 // Test helpers: build pipelines from inline YAML and run inputs through them in chunks.
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -74,22 +75,34 @@ struct Parsed {
   size_t records = 0;  // what parse() says it read
 };
 
-// Parses `text` as one block (a CSV header included) after telling the parser which fields are
-// read downstream and, when there is one, the predicate that its rows must meet.
-inline Parsed parse_keeping(const pipeline::PipelinePtr& pipeline, const std::vector<std::string>& read,
-                            const std::optional<std::string>& predicate, std::string text) {
+// A stream's parser, told which fields are read downstream and, when there is one, the predicate
+// that its rows must meet.
+inline std::unique_ptr<pipeline::Parser> start_parser(const pipeline::PipelinePtr& pipeline,
+                                                      const std::vector<std::string>& read,
+                                                      const std::optional<std::string>& predicate) {
   auto parser = pipeline->parse->start_stream();
   parser->read_only(read);
   if (predicate) {
     EXPECT_TRUE(parser->keep_only(expr::Expression::parse(*predicate)));
   }
+  return parser;
+}
+
+// Parses `text` as the stream's next block (the first holding the header).
+inline Parsed parse_block(pipeline::Parser& parser, std::string text) {
   Block block;
   block.buffer = std::move(text);
   block.end = block.buffer.size();
-  parser->prepare(block);
+  parser.prepare(block);
   Parsed parsed;
-  parsed.records = parser->parse(block, parsed.batch);
+  parsed.records = parser.parse(block, parsed.batch);
   return parsed;
+}
+
+// Parses `text` as one block (a CSV header included) through a parser of its own (start_parser).
+inline Parsed parse_keeping(const pipeline::PipelinePtr& pipeline, const std::vector<std::string>& read,
+                            const std::optional<std::string>& predicate, std::string text) {
+  return parse_block(*start_parser(pipeline, read, predicate), std::move(text));
 }
 
 // What parsing `text` without a predicate and then filtering with it gives: what a parser's
